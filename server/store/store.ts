@@ -1,0 +1,52 @@
+/**
+ * Versioned is a stored value with the version it was read at (memcached's cas unique).
+ * A version is opaque: pass it back to `cas` unchanged.
+ */
+export interface Versioned {
+  value: Uint8Array;
+  version: string;
+}
+
+/**
+ * Store is the small storage interface sessiond needs, shaped after memcached's commands:
+ * read with a version (`gets`), write only if unchanged (`cas`) or absent (`add`), touch, delete.
+ * Keys are made by sessiond (see `keys.ts`): at most 250 bytes of printable ASCII with no spaces, so they
+ * can reach memcached as they are. Lifetimes are in seconds (0 = no expiry; at most 30 days).
+ *
+ * Errors: conflicts are answered by return values, never thrown. A store that cannot be reached
+ * (connection refused, timeout) throws a `StoreUnavailableError`.
+ */
+export interface Store {
+  /** get reads a value and its version; undefined when absent or expired. */
+  get(key: string): Promise<Versioned | undefined>;
+  /** getMany reads several values at once (memcached multi-get); absent keys are missing from the map. */
+  getMany(keys: readonly string[]): Promise<Map<string, Versioned>>;
+  /** cas writes only if the value still has `version`; false if it changed or vanished since. */
+  cas(key: string, value: Uint8Array, version: string, lifetimeSeconds: number): Promise<boolean>;
+  /** add writes only if the key is absent; false if it exists. */
+  add(key: string, value: Uint8Array, lifetimeSeconds: number): Promise<boolean>;
+  /** set writes unconditionally. */
+  set(key: string, value: Uint8Array, lifetimeSeconds: number): Promise<void>;
+  /** touch sets a new lifetime without changing the value; false if the key is absent. */
+  touch(key: string, lifetimeSeconds: number): Promise<boolean>;
+  /** delete removes a key; false if it was absent. */
+  delete(key: string): Promise<boolean>;
+  /** ping checks that the store answers (memcached `version`); throws StoreUnavailableError if not. */
+  ping(): Promise<void>;
+  /** close releases connections; the store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/**
+ * StoreUnavailableError says the store could not be reached or did not answer in time.
+ * The gRPC layer maps it to UNAVAILABLE.
+ */
+export class StoreUnavailableError extends Error {
+  override name = "StoreUnavailableError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** MAX_LIFETIME_SECONDS is memcached's largest relative expiry (30 days); larger values mean a Unix time. */
+export const MAX_LIFETIME_SECONDS = 30 * 24 * 3600;
