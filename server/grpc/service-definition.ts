@@ -1,12 +1,16 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, DescService, MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 
 /**
- * GrpcServiceDefinition is the grpc-js service definition made from a protobuf-es service descriptor:
- * one entry per method, keyed by the method's localName (e.g. `createSession`, `transaction`).
+ * GrpcServiceDefinition is the grpc-js service definition made from a generated protobuf-es service:
+ * one entry per method, keyed by the method's localName (e.g. `createSession`, `transaction`), typed with
+ * the generated request and response message types.
  */
-export type GrpcServiceDefinition = ServiceDefinition & Record<string, MethodDefinition<unknown, unknown>>;
+export type GrpcServiceDefinition<T extends GenServiceMethods> = ServiceDefinition & {
+  [K in keyof T]: MethodDefinition<MessageShape<T[K]["input"]>, MessageShape<T[K]["output"]>>;
+};
 
 /**
  * createServiceDefinition turns a generated protobuf-es service descriptor into a grpc-js
@@ -14,12 +18,12 @@ export type GrpcServiceDefinition = ServiceDefinition & Record<string, MethodDef
  * protobuf-es `toBinary`/`fromBinary`. protobuf-es generates no grpc-js code (protobuf-es #252); the server
  * and the client SDK both build on this one adapter.
  */
-export function createServiceDefinition(service: DescService): GrpcServiceDefinition {
+export function createServiceDefinition<T extends GenServiceMethods>(service: GenService<T>): GrpcServiceDefinition<T> {
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
-  for (const method of service.methods) {
-    definition[method.localName] = methodDefinition(service, method);
+  for (const method of (service as DescService).methods) {
+    definition[method.localName] = methodDefinition(service as DescService, method);
   }
-  return definition as GrpcServiceDefinition;
+  return definition as GrpcServiceDefinition<T>;
 }
 
 function methodDefinition(service: DescService, method: DescMethod): MethodDefinition<unknown, unknown> {

@@ -1,0 +1,68 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { type SessionRecord, SessionRecordSchema } from "../../gen/sessiond/record/v1/record_pb.js";
+import { Code, SessionError } from "./errors.js";
+
+/** RECORD_FORMAT is the layout version this build writes and reads (SessionRecord.format). */
+export const RECORD_FORMAT = 1;
+
+/** Packages is a session's data: package name -> JSON object. Treated as immutable: copy, never mutate. */
+export type Packages = Record<string, JsonObject>;
+
+/** decodeRecord reads a stored record; a format this build does not know is an error, not empty data. */
+export function decodeRecord(bytes: Uint8Array, key: string): SessionRecord {
+  const record = fromBinary(SessionRecordSchema, bytes);
+  if (record.format !== RECORD_FORMAT) {
+    throw new SessionError(
+      Code.FAILED_PRECONDITION,
+      `session record ${key} has format ${record.format}, this sessiond reads format ${RECORD_FORMAT}: upgrade sessiond`,
+    );
+  }
+  return record;
+}
+
+/** isLive says whether a record is a session that has not expired (and is not a tombstone). */
+export function isLive(record: SessionRecord, nowMs: number, timeoutSeconds: number): boolean {
+  return !record.deleted && nowMs - Number(record.lastAccessedMs) <= timeoutSeconds * 1000;
+}
+
+/** RecordFields are what a write puts in a record. */
+export interface RecordFields {
+  sessionId: string;
+  createdAtMs: number;
+  lastAccessedMs: number;
+  packages: Packages;
+  deleted?: boolean;
+}
+
+/** encodeRecord encodes a record; throws RESOURCE_EXHAUSTED when it would exceed maxBytes. */
+export function encodeRecord(fields: RecordFields, maxBytes: number): Uint8Array {
+  const bytes = toBinary(
+    SessionRecordSchema,
+    create(SessionRecordSchema, {
+      format: RECORD_FORMAT,
+      sessionId: fields.sessionId,
+      createdAtMs: BigInt(fields.createdAtMs),
+      lastAccessedMs: BigInt(fields.lastAccessedMs),
+      packages: fields.packages,
+      deleted: fields.deleted ?? false,
+    }),
+  );
+  if (bytes.byteLength > maxBytes) {
+    throw new SessionError(
+      Code.RESOURCE_EXHAUSTED,
+      `session would take ${bytes.byteLength} bytes, over the limit of ${maxBytes} bytes ` +
+        `(memcached's item size): store less in it, or raise memcached's -I and sessiond's --max-item-bytes`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * copyPackages makes a shallow copy of packages with no prototype, so that a package named "__proto__" is
+ * just a package. Package objects themselves are never mutated (a write makes a new one): copies and
+ * savepoints share them.
+ */
+export function copyPackages(packages: Packages | undefined): Packages {
+  return Object.assign(Object.create(null) as Packages, packages);
+}

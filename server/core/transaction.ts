@@ -1,0 +1,167 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import { randomBytes } from "node:crypto";
+import { Code, SessionError, failedPrecondition, invalidArgument } from "./errors.js";
+import type { SessionRepository, StoredSession } from "./session-repository.js";
+import { type Packages, copyPackages } from "./session-record.js";
+import { checkData, checkKeys, checkName, quote } from "./validation.js";
+
+interface SavedState {
+  readonly id: number;
+  readonly packages: Packages;
+  readonly dirty: boolean;
+  readonly sessionDeleted: boolean;
+}
+
+// Internal: savepoint ids are unique in the process, so an id from an earlier transaction is NOT_FOUND.
+let lastSavepointId = 0;
+
+/**
+ * Transaction is one transaction on one session, with ZODB savepoint semantics: a savepoint can be
+ * rolled back to again and again, and rolling back invalidates the savepoints taken after it.
+ * Reads see the transaction's own writes. `commit` writes the whole session with one compare-and-swap
+ * against the version read at begin: if another writer committed first, nothing is written (ABORTED).
+ * After commit or abort the transaction is closed; every further op is FAILED_PRECONDITION.
+ */
+export class Transaction {
+  /** id names the transaction in logs and in the begin response. */
+  readonly id = randomBytes(8).toString("hex");
+  private packages: Packages;
+  private dirty = false;
+  private sessionDeleted = false;
+  private savepoints: SavedState[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly repository: SessionRepository,
+    private readonly stored: StoredSession,
+  ) {
+    this.packages = copyPackages(stored.record?.packages);
+  }
+
+  /** isOpen is true until commit succeeds or fails for good, or abort. */
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** get returns a package's data (only the listed keys that exist when keys are given); {} when absent. */
+  get(pkg: string, keys: readonly string[]): JsonObject {
+    this.checkOpen();
+    checkName("package", pkg);
+    checkKeys(keys);
+    return pick(this.packages[pkg], keys);
+  }
+
+  /** set merges data into a package, creating it. */
+  set(pkg: string, data: JsonObject | undefined): void {
+    this.checkOpen();
+    checkName("package", pkg);
+    checkData(data);
+    // A new package object: the old one may be shared with a savepoint.
+    this.packages[pkg] = { ...this.packages[pkg], ...data };
+    this.dirty = true;
+  }
+
+  /** delete removes keys (keys given), a package (no keys) or the whole session (package empty). */
+  delete(pkg: string, keys: readonly string[]): void {
+    this.checkOpen();
+    if (pkg === "") {
+      if (keys.length > 0) throw invalidArgument("keys given without a package: name the package they belong to");
+      this.packages = copyPackages(undefined);
+      this.sessionDeleted = true;
+    } else {
+      checkName("package", pkg);
+      checkKeys(keys);
+      if (keys.length === 0) {
+        delete this.packages[pkg];
+      } else if (this.packages[pkg] !== undefined) {
+        const kept: JsonObject = { ...this.packages[pkg] };
+        for (const key of keys) delete kept[key];
+        this.packages[pkg] = kept;
+      }
+    }
+    this.dirty = true;
+  }
+
+  /** savepoint records the current state and returns its id. */
+  savepoint(): number {
+    this.checkOpen();
+    lastSavepointId = (lastSavepointId % 0xffffffff) + 1;
+    const { dirty, sessionDeleted } = this;
+    this.savepoints.push({ id: lastSavepointId, packages: copyPackages(this.packages), dirty, sessionDeleted });
+    return lastSavepointId;
+  }
+
+  /** rollback returns to a savepoint, which stays usable; savepoints taken after it become invalid. */
+  rollback(savepointId: number): void {
+    this.checkOpen();
+    const at = this.savepoints.findIndex((s) => s.id === savepointId);
+    const saved = this.savepoints[at];
+    if (saved === undefined) {
+      throw new SessionError(
+        Code.NOT_FOUND,
+        `savepoint ${savepointId} is unknown in this transaction, or was invalidated by a rollback to an earlier savepoint`,
+      );
+    }
+    this.savepoints.length = at + 1;
+    this.packages = copyPackages(saved.packages);
+    this.dirty = saved.dirty;
+    this.sessionDeleted = saved.sessionDeleted;
+  }
+
+  /**
+   * commit writes the session in one compare-and-swap and closes the transaction.
+   * ABORTED when the session changed in storage since begin (nothing written: run the transaction again).
+   * RESOURCE_EXHAUSTED when the session would exceed the item size: nothing is written and the transaction
+   * stays open, so the caller can roll back to a savepoint or abort.
+   */
+  async commit(): Promise<void> {
+    this.checkOpen();
+    let written: boolean;
+    try {
+      if (!this.dirty) {
+        await this.repository.refreshIfDue(this.stored);
+        written = true;
+      } else if (this.sessionDeleted && Object.keys(this.packages).length === 0) {
+        written = await this.repository.remove(this.stored);
+      } else {
+        // A session deleted and written again in one transaction starts a new life.
+        written = await this.repository.write(this.stored, this.packages, this.sessionDeleted);
+      }
+    } catch (err) {
+      if (!(err instanceof SessionError && err.code === Code.RESOURCE_EXHAUSTED)) this.closed = true;
+      throw err;
+    }
+    this.closed = true;
+    if (!written) {
+      throw new SessionError(
+        Code.ABORTED,
+        `session ${quote(this.stored.sessionId)} changed since this transaction began (another writer committed first): nothing was written; run the transaction again`,
+      );
+    }
+  }
+
+  /** abort discards the transaction: nothing is written. */
+  abort(): void {
+    this.checkOpen();
+    this.closed = true;
+  }
+
+  /** discard drops the transaction whatever its state (stream ended, cancelled, deadline passed). */
+  discard(): void {
+    this.closed = true;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw failedPrecondition("no transaction is open: send begin first");
+  }
+}
+
+/** pick returns the listed keys of a package that exist, or the whole package when keys is empty. */
+export function pick(pkg: JsonObject | undefined, keys: readonly string[]): JsonObject {
+  if (pkg === undefined) return {};
+  if (keys.length === 0) return pkg;
+  const picked: JsonObject = Object.create(null);
+  for (const key of keys) if (Object.hasOwn(pkg, key)) picked[key] = pkg[key]!;
+  return picked;
+}
+

@@ -1,0 +1,83 @@
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { invalidArgument } from "./errors.js";
+
+// Internal: the contract's name rules (CONTRACT.md "Concepts").
+const NAMESPACE = /^[A-Za-z0-9._-]{1,128}$/;
+const SESSION_ID = /^[\x21-\x7e]{1,256}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const MAX_NAME_CHARS = 256;
+
+/** MAX_VALUE_DEPTH is how deeply values may nest (objects and lists); deeper values are refused. */
+export const MAX_VALUE_DEPTH = 64;
+
+/** checkNamespace throws INVALID_ARGUMENT unless ns is 1..128 chars of [A-Za-z0-9._-]. */
+export function checkNamespace(ns: string): void {
+  if (!NAMESPACE.test(ns)) {
+    throw invalidArgument(
+      `namespace ${quote(ns)} is invalid: use 1..128 characters of A-Z, a-z, 0-9, '.', '_' or '-'`,
+    );
+  }
+}
+
+/** checkSessionId throws INVALID_ARGUMENT unless id is 1..256 printable ASCII chars (0x21..0x7E). */
+export function checkSessionId(id: string): void {
+  if (!SESSION_ID.test(id)) {
+    throw invalidArgument(
+      `session_id ${quote(id)} is invalid: use 1..256 printable ASCII characters (no spaces or control characters)`,
+    );
+  }
+}
+
+/** checkName throws INVALID_ARGUMENT unless a package or key name is 1..256 chars without control chars. */
+export function checkName(what: "package" | "key", name: string): void {
+  if (name.length === 0) throw invalidArgument(`${what} name is empty: use 1..256 characters`);
+  // length counts UTF-16 units; count code points only when it could matter.
+  if (name.length > MAX_NAME_CHARS && [...name].length > MAX_NAME_CHARS) {
+    throw invalidArgument(`${what} name ${quote(name)} is too long: at most 256 characters`);
+  }
+  if (CONTROL.test(name)) {
+    throw invalidArgument(`${what} name ${quote(name)} contains a control character`);
+  }
+}
+
+/** checkKeys checks each key name of a request's `keys` list. */
+export function checkKeys(keys: readonly string[]): void {
+  for (const key of keys) checkName("key", key);
+}
+
+/**
+ * checkData checks the data of a set: every top-level key is a valid key name, and every value is a
+ * JSON value (numbers are finite, nesting is at most MAX_VALUE_DEPTH deep). A Value with no kind set
+ * arrives as null (protobuf-es unboxes Struct to JSON) and is stored as null.
+ */
+export function checkData(data: JsonObject | undefined): void {
+  if (data === undefined) return;
+  for (const key in data) {
+    checkName("key", key);
+    checkValue(key, data[key], 1);
+  }
+}
+
+function checkValue(key: string, value: JsonValue | undefined, depth: number): void {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) {
+      throw invalidArgument(`value of key ${quote(key)} is ${value}: JSON numbers must be finite`);
+    }
+  } else if (typeof value === "object" && value !== null) {
+    if (depth >= MAX_VALUE_DEPTH) {
+      throw invalidArgument(`value of key ${quote(key)} nests deeper than ${MAX_VALUE_DEPTH} levels`);
+    }
+    if (Array.isArray(value)) {
+      for (const inner of value) checkValue(key, inner, depth + 1);
+    } else {
+      for (const name in value) checkValue(key, value[name], depth + 1);
+    }
+  }
+}
+
+/** quote shows a caller's string in a message, shortened and with control characters escaped. */
+export function quote(s: string): string {
+  const shown = s.length > 64 ? `${s.slice(0, 64)}…` : s;
+  return JSON.stringify(shown);
+}

@@ -1,0 +1,95 @@
+import { Server, ServerCredentials, type ChannelOptions, status } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
+import type { SessionCore } from "../core/session-core.js";
+import { createServiceDefinition } from "./service-definition.js";
+import { StreamRegistry } from "./stream-registry.js";
+import { TransactionStream } from "./transaction-stream.js";
+import { createUnaryHandlers } from "./unary-handlers.js";
+
+/** SessionServerOptions configure the gRPC side of sessiond; each has a documented default. */
+export interface SessionServerOptions {
+  /** maxMessageBytes bounds received and sent messages; larger ones get RESOURCE_EXHAUSTED. Default 4 MiB. */
+  maxMessageBytes: number;
+  /** maxOpenTransactions bounds open transactions in the process (RESOURCE_EXHAUSTED past it). Default 10000. */
+  maxOpenTransactions: number;
+  /** idleTimeoutMs discards an open transaction with no op for this long (0 = never). Default 60000 ms. */
+  idleTimeoutMs: number;
+  /** keepaliveMs pings idle connections this often to notice dead clients. Default 30000 ms. */
+  keepaliveMs: number;
+  /** keepaliveTimeoutMs is how long a keepalive ping may go unanswered. Default 10000 ms. */
+  keepaliveTimeoutMs: number;
+}
+
+/** defaultSessionServerOptions are the defaults behind createSessionServer's Partial options. */
+export const defaultSessionServerOptions: SessionServerOptions = {
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxOpenTransactions: 10_000,
+  idleTimeoutMs: 60_000,
+  keepaliveMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
+};
+
+/** SessionServer is a running-or-ready sessiond gRPC server. */
+export interface SessionServer {
+  /** server is the grpc-js server, to add more services before `listen`. */
+  readonly server: Server;
+  /** registry tracks open transaction streams. */
+  readonly registry: StreamRegistry;
+  /** listen binds `host:port` (port 0 picks a free one) and resolves to the bound port. */
+  listen(address: string): Promise<number>;
+  /**
+   * shutdown drains: stops accepting, ends open transaction streams with UNAVAILABLE (their transactions
+   * discarded), lets unary calls in flight finish, and forces the rest after graceMs.
+   */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/** createSessionServer makes a grpc-js server serving sessiond.v1.SessionService over the core. */
+export function createSessionServer(
+  core: SessionCore,
+  logger: Logger,
+  options: Partial<SessionServerOptions> = {},
+): SessionServer {
+  const opts = { ...defaultSessionServerOptions, ...options };
+  const channelOptions: ChannelOptions = {
+    "grpc.max_receive_message_length": opts.maxMessageBytes,
+    "grpc.max_send_message_length": opts.maxMessageBytes,
+    "grpc.keepalive_time_ms": opts.keepaliveMs,
+    "grpc.keepalive_timeout_ms": opts.keepaliveTimeoutMs,
+    "grpc.keepalive_permit_without_calls": 1,
+  };
+  const server = new Server(channelOptions);
+  const registry = new StreamRegistry(opts.maxOpenTransactions, opts.idleTimeoutMs);
+  server.addService(createServiceDefinition(SessionService), {
+    ...createUnaryHandlers(core, logger),
+    transaction: (call: ConstructorParameters<typeof TransactionStream>[0]) => {
+      new TransactionStream(call, core, registry, logger);
+    },
+  });
+
+  return {
+    server,
+    registry,
+    listen: (address) =>
+      new Promise((resolve, reject) => {
+        server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+      }),
+    async shutdown(graceMs) {
+      const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      for (const stream of [...registry.streams]) {
+        stream.close({ code: status.UNAVAILABLE, details: "sessiond is shutting down: transaction discarded (nothing written); retry on another instance" });
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const forced = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          logger.warn({ graceMs }, "grace period over: cancelling calls still in flight");
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+      });
+      await Promise.race([drained, forced]);
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import { Code, SessionError } from "../core/errors.js";
+import type { TransactionStream } from "./transaction-stream.js";
+
+/**
+ * StreamRegistry is one server's record of its transaction streams: which are active (to drain them on
+ * shutdown) and how many transactions are open (bounded by maxOpenTransactions).
+ */
+export class StreamRegistry {
+  /** streams are the active Transaction streams. */
+  readonly streams = new Set<TransactionStream>();
+  private open = 0;
+
+  constructor(
+    /** maxOpenTransactions bounds open transactions in this process; 0 = no bound. */
+    readonly maxOpenTransactions: number,
+    /** idleTimeoutMs discards a transaction with no op for this long; 0 = never. */
+    readonly idleTimeoutMs: number,
+  ) {}
+
+  /** openTransactions is how many transactions are open now. */
+  get openTransactions(): number {
+    return this.open;
+  }
+
+  /** reserve counts a transaction about to open; RESOURCE_EXHAUSTED at the bound. */
+  reserve(): void {
+    if (this.maxOpenTransactions > 0 && this.open >= this.maxOpenTransactions) {
+      throw new SessionError(
+        Code.RESOURCE_EXHAUSTED,
+        `this sessiond already has ${this.open} open transactions (--max-transactions): retry shortly or raise the bound`,
+      );
+    }
+    this.open++;
+  }
+
+  /** release counts a transaction closed (committed, aborted, discarded). */
+  release(): void {
+    this.open--;
+  }
+
+}

@@ -1,0 +1,184 @@
+import { create } from "@bufbuild/protobuf";
+import { type ServerDuplexStream, status } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import {
+  type TransactionRequest,
+  type TransactionResponse,
+  TransactionResponseSchema,
+} from "../../gen/sessiond/v1/session_service_pb.js";
+import type { SessionCore } from "../core/session-core.js";
+import { failedPrecondition, invalidArgument } from "../core/errors.js";
+import type { Transaction } from "../core/transaction.js";
+import { type ErrorStatus, toErrorStatus, toServiceError } from "./status.js";
+import type { StreamRegistry } from "./stream-registry.js";
+
+type Call = ServerDuplexStream<TransactionRequest, TransactionResponse>;
+type Result = TransactionResponse["result"];
+
+// Internal: requests a client may pipeline before the stream stops reading (backpressure).
+const HIGH_WATER = 64;
+
+/**
+ * TransactionStream serves one Transaction stream: requests run one at a time in arrival order, each
+ * answered by one response; a failed op answers `error` and the stream goes on. At most one transaction
+ * is open at a time. When the stream ends, is cancelled, passes its deadline, idles too long or the server
+ * drains, an open transaction is discarded: nothing of it is written.
+ */
+export class TransactionStream {
+  private tx: Transaction | undefined;
+  private readonly queue: TransactionRequest[] = [];
+  private running = false;
+  private halfClosed = false;
+  // grpc-js fires 'cancelled' after normal completion too: `finished` is our own record of the end.
+  private finished = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  // Whether this stream counts an open transaction in the registry.
+  private holdsSlot = false;
+
+  constructor(
+    private readonly call: Call,
+    private readonly core: SessionCore,
+    private readonly registry: StreamRegistry,
+    private readonly logger: Logger,
+  ) {
+    registry.streams.add(this);
+    call.on("data", (req: TransactionRequest) => {
+      this.queue.push(req);
+      if (this.queue.length >= HIGH_WATER) call.pause();
+      void this.pump();
+    });
+    call.on("end", () => {
+      this.halfClosed = true;
+      void this.pump();
+    });
+    call.on("cancelled", () => this.finish("cancelled"));
+    call.on("error", () => this.finish("error"));
+  }
+
+  /** close ends the stream with a status (server drain, idle timeout), discarding an open transaction. */
+  close(s: ErrorStatus): void {
+    if (this.finished) return;
+    this.finish(s.details);
+    this.call.emit("error", toServiceError(s));
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    while (!this.finished && this.queue.length > 0) {
+      const req = this.queue.shift()!;
+      const response = await this.run(req);
+      if (this.finished) break;
+      this.call.write(response);
+      if (this.queue.length === HIGH_WATER / 2) this.call.resume();
+    }
+    this.running = false;
+    if (this.halfClosed && !this.finished && this.queue.length === 0) {
+      this.finish("stream ended");
+      this.call.end();
+    }
+  }
+
+  private async run(req: TransactionRequest): Promise<TransactionResponse> {
+    try {
+      const result = await this.op(req.op);
+      this.armIdleTimer();
+      return create(TransactionResponseSchema, { result });
+    } catch (err) {
+      const s = toErrorStatus(err, this.logger, { method: "Transaction", op: req.op.case, transaction: this.tx?.id });
+      this.armIdleTimer();
+      return create(TransactionResponseSchema, { error: { code: s.code, message: s.details } });
+    }
+  }
+
+  private async op(op: TransactionRequest["op"]): Promise<Result> {
+    if (op.case === "begin") {
+      if (this.tx?.isOpen) {
+        throw failedPrecondition("a transaction is already open on this stream: commit or abort it first");
+      }
+      this.registry.reserve();
+      this.holdsSlot = true;
+      try {
+        this.tx = await this.core.begin(op.value.namespace, op.value.sessionId);
+      } catch (err) {
+        this.releaseSlot();
+        throw err;
+      }
+      return { case: "begin", value: { $typeName: "sessiond.v1.TransactionResponse.Begin", transactionId: this.tx.id } };
+    }
+    if (op.case === undefined) throw invalidArgument("request has no op: set one of begin, get, set, delete, savepoint, rollback, commit, abort");
+    const tx = this.tx;
+    if (tx === undefined || !tx.isOpen) {
+      throw failedPrecondition(`${op.case} without an open transaction: send begin first`);
+    }
+    try {
+      return await this.txOp(tx, op);
+    } finally {
+      if (!tx.isOpen) this.releaseSlot();
+    }
+  }
+
+  private async txOp(tx: Transaction, op: Exclude<TransactionRequest["op"], { case: "begin" | undefined }>): Promise<Result> {
+    switch (op.case) {
+      case "get":
+        return { case: "get", value: { $typeName: "sessiond.v1.TransactionResponse.Get", data: tx.get(op.value.package, op.value.keys) } };
+      case "set":
+        tx.set(op.value.package, op.value.data);
+        return RESULTS.set;
+      case "delete":
+        tx.delete(op.value.package, op.value.keys);
+        return RESULTS.delete;
+      case "savepoint":
+        return { case: "savepoint", value: { $typeName: "sessiond.v1.TransactionResponse.Savepoint", savepointId: tx.savepoint() } };
+      case "rollback":
+        tx.rollback(op.value.savepointId);
+        return RESULTS.rollback;
+      case "commit":
+        await tx.commit();
+        return RESULTS.commit;
+      case "abort":
+        tx.abort();
+        return RESULTS.abort;
+    }
+  }
+
+  private armIdleTimer(): void {
+    clearTimeout(this.idleTimer);
+    if (!this.tx?.isOpen || this.registry.idleTimeoutMs <= 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.logger.info({ transaction: this.tx?.id, idleMs: this.registry.idleTimeoutMs }, "idle transaction discarded");
+      this.close({
+        code: status.DEADLINE_EXCEEDED,
+        details: `transaction idle for over ${this.registry.idleTimeoutMs} ms: discarded (nothing written); raise --idle-timeout or send ops sooner`,
+      });
+    }, this.registry.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private releaseSlot(): void {
+    if (!this.holdsSlot) return;
+    this.holdsSlot = false;
+    this.registry.release();
+  }
+
+  private finish(reason: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.idleTimer);
+    this.registry.streams.delete(this);
+    this.releaseSlot();
+    if (this.tx?.isOpen) {
+      this.tx.discard();
+      this.logger.debug({ transaction: this.tx.id, reason }, "open transaction discarded");
+    }
+  }
+}
+
+// Internal: the empty results, built once.
+const RESULTS = {
+  set: { case: "set", value: { $typeName: "sessiond.v1.TransactionResponse.Set" } },
+  delete: { case: "delete", value: { $typeName: "sessiond.v1.TransactionResponse.Delete" } },
+  rollback: { case: "rollback", value: { $typeName: "sessiond.v1.TransactionResponse.Rollback" } },
+  commit: { case: "commit", value: { $typeName: "sessiond.v1.TransactionResponse.Commit" } },
+  abort: { case: "abort", value: { $typeName: "sessiond.v1.TransactionResponse.Abort" } },
+} as const satisfies Record<string, Result>;

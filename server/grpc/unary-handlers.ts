@@ -1,0 +1,95 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { sendUnaryData, ServerUnaryCall, UntypedHandleCall } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import {
+  type CreateSessionRequest,
+  type DeleteRequest,
+  type GetRequest,
+  type InvalidateAllRequest,
+  type ListSessionsRequest,
+  type RotateSessionRequest,
+  type SetRequest,
+  CreateSessionResponseSchema,
+  DeleteResponseSchema,
+  GetResponseSchema,
+  InvalidateAllResponseSchema,
+  ListSessionsResponseSchema,
+  RotateSessionResponseSchema,
+  SessionInfoSchema,
+  SetResponseSchema,
+} from "../../gen/sessiond/v1/session_service_pb.js";
+import type { SessionCore } from "../core/session-core.js";
+import { toErrorStatus, toServiceError } from "./status.js";
+
+// Internal: built once, answered many times.
+const EMPTY_SET = create(SetResponseSchema);
+const EMPTY_DELETE = create(DeleteResponseSchema);
+const EMPTY_INVALIDATE = create(InvalidateAllResponseSchema);
+
+/**
+ * createUnaryHandlers maps the contract's unary RPCs onto the core. Each handler only translates: the core
+ * validates, and errors go through `toErrorStatus`.
+ */
+export function createUnaryHandlers(core: SessionCore, logger: Logger): Record<string, UntypedHandleCall> {
+  function unary<Req extends object, Res>(method: string, run: (req: Req) => Promise<Res>) {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      const started = performance.now();
+      run(call.request).then(
+        (response) => {
+          if (logger.isLevelEnabled("debug")) logger.debug({ method, ms: performance.now() - started }, "call");
+          callback(null, response);
+        },
+        (err: unknown) => {
+          const s = toErrorStatus(err, logger, { method, request: summarize(call.request) });
+          if (logger.isLevelEnabled("debug")) logger.debug({ method, code: s.code, details: s.details }, "call failed");
+          callback(toServiceError(s));
+        },
+      );
+    };
+  }
+
+  return {
+    createSession: unary("CreateSession", async (req: CreateSessionRequest) =>
+      create(CreateSessionResponseSchema, { sessionId: await core.createSession(req.namespace) }),
+    ),
+    get: unary("Get", async (req: GetRequest) =>
+      create(GetResponseSchema, { data: await core.get(req.namespace, req.sessionId, req.package, req.keys) }),
+    ),
+    set: unary("Set", async (req: SetRequest) => {
+      await core.set(req.namespace, req.sessionId, req.package, req.data);
+      return EMPTY_SET;
+    }),
+    delete: unary("Delete", async (req: DeleteRequest) => {
+      await core.delete(req.namespace, req.sessionId, req.package, req.keys);
+      return EMPTY_DELETE;
+    }),
+    listSessions: unary("ListSessions", async (req: ListSessionsRequest) => {
+      const page = await core.listSessions(req.namespace, req.pageSize, req.pageToken);
+      return create(ListSessionsResponseSchema, {
+        nextPageToken: page.nextPageToken,
+        sessions: page.sessions.map((s) =>
+          create(SessionInfoSchema, {
+            sessionId: s.sessionId,
+            packages: s.packages,
+            createdAt: timestampFromMs(s.createdAtMs),
+            lastAccessedAt: timestampFromMs(s.lastAccessedMs),
+          }),
+        ),
+      });
+    }),
+    invalidateAll: unary("InvalidateAll", async (req: InvalidateAllRequest) => {
+      await core.invalidateAll(req.namespace);
+      return EMPTY_INVALIDATE;
+    }),
+    rotateSession: unary("RotateSession", async (req: RotateSessionRequest) =>
+      create(RotateSessionResponseSchema, { sessionId: await core.rotateSession(req.namespace, req.sessionId) }),
+    ),
+  };
+}
+
+/** summarize names the request's session for logs, without its data. */
+export function summarize(req: object): object {
+  const { namespace, sessionId, package: pkg } = req as Record<string, unknown>;
+  return { namespace, sessionId, package: pkg };
+}
