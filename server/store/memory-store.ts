@@ -1,0 +1,160 @@
+import { MAX_LIFETIME_SECONDS, StoreUnavailableError } from "./store.js";
+import type { Store, Versioned } from "./store.js";
+import { checkLifetimeSeconds, checkStoreKey, checkValue } from "./store-arguments.js";
+
+/** MemoryStoreOptions configures `createMemoryStore`; every field has a default. */
+export interface MemoryStoreOptions {
+  /** now returns the current time in milliseconds since the Unix epoch. Default: `Date.now` (tests pass a fake clock). */
+  now: () => number;
+  /**
+   * sweepIntervalMs is how often, in milliseconds, expired items are dropped from memory. Default: 60 000.
+   * 0 disables the sweep (expired items are still invisible to reads, and dropped when a read meets them).
+   */
+  sweepIntervalMs: number;
+  /** maxValueBytes is the largest value accepted, in bytes. Default: 1 048 576, memcached's default item size (`-I 1m`). */
+  maxValueBytes: number;
+}
+
+const defaults: MemoryStoreOptions = {
+  now: Date.now,
+  sweepIntervalMs: 60_000, // ms
+  maxValueBytes: 1024 * 1024, // bytes
+};
+
+// Internal: one stored item. expiresAtMs is Infinity for "never".
+interface Item {
+  value: Uint8Array;
+  version: number;
+  expiresAtMs: number;
+}
+
+/**
+ * createMemoryStore returns an in-process Store with memcached's semantics, for tests and single-node use:
+ * - every write (set, add, cas) gives the item a new version from one increasing counter; touch keeps the
+ *   version, as memcached's touch keeps the cas unique;
+ * - lifetimes are seconds: 0 never expires, up to 30 days is relative, more is an absolute Unix time
+ *   (already past means expired), negative expires at once;
+ * - expired items read as absent: they are dropped when a read meets them and by a periodic sweep on an
+ *   unref'd timer, so memory does not grow with dead sessions;
+ * - values are copied in and out, so callers can neither change stored bytes nor see later writes.
+ * Caveat: unlike memcached there is no memory limit and no LRU eviction; only `maxValueBytes` is enforced.
+ * After `close()` every method throws StoreUnavailableError.
+ */
+export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): Store {
+  const { now, sweepIntervalMs, maxValueBytes } = { ...defaults, ...options };
+  const items = new Map<string, Item>();
+  let lastVersion = 0;
+  let closed = false;
+
+  const sweeper = sweepIntervalMs > 0 ? setInterval(sweep, sweepIntervalMs) : undefined;
+  sweeper?.unref();
+
+  function sweep(): void {
+    const t = now();
+    for (const [key, entry] of items) {
+      if (entry.expiresAtMs <= t) items.delete(key);
+    }
+  }
+
+  function expiresAt(lifetimeSeconds: number): number {
+    checkLifetimeSeconds(lifetimeSeconds);
+    if (lifetimeSeconds === 0) return Infinity;
+    if (lifetimeSeconds < 0) return -Infinity;
+    // memcached reads an exptime beyond 30 days as a Unix time, not a duration.
+    if (lifetimeSeconds > MAX_LIFETIME_SECONDS) return lifetimeSeconds * 1000;
+    return now() + lifetimeSeconds * 1000;
+  }
+
+  function open(key: string): void {
+    if (closed) throw new StoreUnavailableError("memory store is closed");
+    checkStoreKey(key);
+  }
+
+  // live returns the item under key unless it is absent or expired (an expired one is dropped).
+  function live(key: string): Item | undefined {
+    const entry = items.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAtMs <= now()) {
+      items.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  // prepare checks and copies a value before any comparison, as memcached refuses an oversized value
+  // whatever the key's state. The version is set when the item is stored.
+  function prepare(key: string, value: Uint8Array, lifetimeSeconds: number): Item {
+    checkValue(value);
+    if (value.byteLength > maxValueBytes) {
+      throw new Error(`memory store: value of ${value.byteLength} bytes for ${key} exceeds maxValueBytes ${maxValueBytes}`);
+    }
+    return { value: new Uint8Array(value), version: 0, expiresAtMs: expiresAt(lifetimeSeconds) };
+  }
+
+  function store(key: string, fresh: Item): void {
+    fresh.version = ++lastVersion;
+    items.set(key, fresh);
+  }
+
+  function read(entry: Item): Versioned {
+    return { value: Buffer.from(entry.value), version: String(entry.version) };
+  }
+
+  return {
+    async get(key) {
+      open(key);
+      const current = live(key);
+      return current === undefined ? undefined : read(current);
+    },
+    async getMany(keys) {
+      for (const key of keys) open(key);
+      const found = new Map<string, Versioned>();
+      for (const key of keys) {
+        const current = live(key);
+        if (current !== undefined) found.set(key, read(current));
+      }
+      return found;
+    },
+    async cas(key, value, version, lifetimeSeconds) {
+      open(key);
+      const fresh = prepare(key, value, lifetimeSeconds);
+      const current = live(key);
+      if (current === undefined || String(current.version) !== version) return false;
+      store(key, fresh);
+      return true;
+    },
+    async add(key, value, lifetimeSeconds) {
+      open(key);
+      const fresh = prepare(key, value, lifetimeSeconds);
+      if (live(key) !== undefined) return false;
+      store(key, fresh);
+      return true;
+    },
+    async set(key, value, lifetimeSeconds) {
+      open(key);
+      store(key, prepare(key, value, lifetimeSeconds));
+    },
+    async touch(key, lifetimeSeconds) {
+      open(key);
+      const expiresAtMs = expiresAt(lifetimeSeconds);
+      const current = live(key);
+      if (current === undefined) return false;
+      current.expiresAtMs = expiresAtMs;
+      return true;
+    },
+    async delete(key) {
+      open(key);
+      const existed = live(key) !== undefined;
+      items.delete(key);
+      return existed;
+    },
+    async ping() {
+      if (closed) throw new StoreUnavailableError("memory store is closed");
+    },
+    async close() {
+      closed = true;
+      if (sweeper !== undefined) clearInterval(sweeper);
+      items.clear();
+    },
+  };
+}
