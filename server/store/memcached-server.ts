@@ -1,0 +1,158 @@
+import { MemcacheClient } from "memcache-client";
+import type { MultiCasRetrievalResponse } from "memcache-client";
+import { StoreUnavailableError } from "./store.js";
+import type { Store, Versioned } from "./store.js";
+import { checkLifetimeSeconds, checkStoreKey, checkValue } from "./store-arguments.js";
+
+/** StoreLogger receives memcache-client's warnings and errors (e.g. a malformed reply), prefixed by server. */
+export interface StoreLogger {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** MemcachedServerOptions configures the connection to one memcached; `createMemcachedStore` documents the defaults. */
+export interface MemcachedServerOptions {
+  cmdTimeoutMs: number;
+  connectTimeoutMs: number;
+  maxConnections: number;
+  logger: StoreLogger | undefined;
+}
+
+// memcached replies that are answers, not failures: each method lists those that mean `false`.
+type Refusal = "NOT_STORED" | "EXISTS" | "NOT_FOUND";
+
+// memcache-client's messages for a lost or unanswered connection (connection.ts in memcache-client 1.0.5).
+const TRANSPORT_FAILURE = /^(Command timeout|connect timeout|connect failed|socket |Shutdown requested|MemcacheConnection )/;
+
+/**
+ * createMemcachedServer returns a Store over one memcached server ("host:port") through one
+ * memcache-client `MemcacheClient` (never several servers per client: it picks one at random per command).
+ * Values are written as Buffers with memcache-client's binary flag (8) and never compressed, so they
+ * round-trip byte-exact. Connection failures and timeouts throw StoreUnavailableError naming the server;
+ * the next command connects again, so a restarted memcached is used with no restart of the store.
+ * Internal to server/store: use `createMemcachedStore`.
+ */
+export function createMemcachedServer(address: string, options: MemcachedServerOptions): Store {
+  const client = new MemcacheClient({
+    server: { server: address, maxConnections: options.maxConnections },
+    cmdTimeout: options.cmdTimeoutMs,
+    connectTimeout: options.connectTimeoutMs,
+    // Small commands must not wait for delayed ACKs behind Nagle's algorithm.
+    noDelay: true,
+    logger: clientLogger(address, options.logger),
+  });
+  let closed = false;
+
+  // send runs one memcache-client call, turning the replies listed in `refusals` into `false` and any
+  // other failure into a StoreUnavailableError (transport) or an Error naming the server (a reply).
+  async function send<T>(run: () => Promise<T>, refusals: readonly Refusal[] = []): Promise<T | false> {
+    if (closed) throw new StoreUnavailableError(`memcached ${address}: store is closed`);
+    try {
+      return await run();
+    } catch (err) {
+      const reply = replyOf(err);
+      if (reply !== undefined && (refusals as readonly string[]).includes(reply)) return false;
+      throw translate(address, options.cmdTimeoutMs, err);
+    }
+  }
+
+  async function getMany(keys: readonly string[]): Promise<Map<string, Versioned>> {
+    for (const key of keys) checkStoreKey(key);
+    const found = new Map<string, Versioned>();
+    if (keys.length === 0) return found;
+    const results = await send(() => client.gets<MultiCasRetrievalResponse>([...new Set(keys)]));
+    if (results === false) return found;
+    for (const key of keys) {
+      const result = Object.hasOwn(results, key) ? results[key] : undefined;
+      if (result === undefined) continue;
+      const { value, casUniq } = result;
+      if (!Buffer.isBuffer(value)) {
+        // Only a writer other than sessiond stores without the binary flag; its bytes may not survive decoding.
+        throw new Error(`memcached ${address}: ${key} holds a value not written as binary (flags other than 8)`);
+      }
+      found.set(key, { value, version: String(casUniq) });
+    }
+    return found;
+  }
+
+  function write(key: string, value: Uint8Array, lifetimeSeconds: number): { data: Buffer; lifetime: number } {
+    checkStoreKey(key);
+    checkValue(value);
+    checkLifetimeSeconds(lifetimeSeconds);
+    // A Uint8Array that is not a Buffer would be sent as JSON by memcache-client: wrap it (no copy).
+    return { data: Buffer.from(value.buffer, value.byteOffset, value.byteLength), lifetime: lifetimeSeconds };
+  }
+
+  return {
+    async get(key) {
+      return (await getMany([key])).get(key);
+    },
+    getMany,
+    async cas(key, value, version, lifetimeSeconds) {
+      const { data, lifetime } = write(key, value, lifetimeSeconds);
+      // memcached's cas unique is a 64-bit decimal; anything else (e.g. a memory-store version) cannot match.
+      if (!/^\d{1,20}$/.test(version)) return false;
+      return (await send(() => client.cas(key, data, { lifetime, casUniq: version }), ["EXISTS", "NOT_FOUND"])) !== false;
+    },
+    async add(key, value, lifetimeSeconds) {
+      const { data, lifetime } = write(key, value, lifetimeSeconds);
+      return (await send(() => client.add(key, data, { lifetime }), ["NOT_STORED"])) !== false;
+    },
+    async set(key, value, lifetimeSeconds) {
+      const { data, lifetime } = write(key, value, lifetimeSeconds);
+      await send(() => client.set(key, data, { lifetime }));
+    },
+    async touch(key, lifetimeSeconds) {
+      checkStoreKey(key);
+      checkLifetimeSeconds(lifetimeSeconds);
+      return (await send(() => client.touch(key, lifetimeSeconds), ["NOT_FOUND"])) !== false;
+    },
+    async delete(key) {
+      checkStoreKey(key);
+      return (await send(() => client.delete(key), ["NOT_FOUND"])) !== false;
+    },
+    async ping() {
+      const reply = await send(() => client.version());
+      if (reply === false || reply[0] !== "VERSION") {
+        throw new StoreUnavailableError(`memcached ${address} answered version with ${String(reply)}`);
+      }
+    },
+    async close() {
+      closed = true;
+      client.shutdown();
+    },
+  };
+}
+
+// replyOf returns memcached's reply word (NOT_FOUND, SERVER_ERROR...) when err is a reply, not a failure.
+function replyOf(err: unknown): string | undefined {
+  const tokens = (err as { cmdTokens?: unknown } | null)?.cmdTokens;
+  return Array.isArray(tokens) && typeof tokens[0] === "string" ? tokens[0] : undefined;
+}
+
+function translate(address: string, cmdTimeoutMs: number, err: unknown): Error {
+  if (replyOf(err) !== undefined) {
+    return new Error(`memcached ${address} refused the command: ${(err as Error).message}`, { cause: err });
+  }
+  const e = err as { message?: unknown; code?: unknown; connecting?: unknown } | null;
+  const message = typeof e?.message === "string" ? e.message : String(err);
+  if (message === "Command timeout") {
+    return new StoreUnavailableError(`memcached ${address} unreachable: no answer within ${cmdTimeoutMs} ms`, { cause: err });
+  }
+  if (typeof e?.code === "string" || e?.connecting === true || TRANSPORT_FAILURE.test(message)) {
+    return new StoreUnavailableError(`memcached ${address} unreachable: ${message}`, { cause: err });
+  }
+  return new Error(`memcached ${address}: unexpected failure: ${message}`, { cause: err });
+}
+
+// clientLogger silences memcache-client's debug/info (it logs every command at debug level) and forwards
+// warnings and errors. memcache-client's default would log through console.log.
+function clientLogger(address: string, logger: StoreLogger | undefined) {
+  const ignore = (): void => undefined;
+  return {
+    debug: ignore,
+    info: ignore,
+    warn: (message: unknown) => logger?.warn(`memcached ${address}: ${String(message)}`),
+    error: (message: unknown) => logger?.error(`memcached ${address}: ${String(message)}`),
+  };
+}

@@ -1,0 +1,102 @@
+import type { Store, Versioned } from "./store.js";
+import { createKeyRing } from "./key-ring.js";
+import { createMemcachedServer } from "./memcached-server.js";
+import type { StoreLogger } from "./memcached-server.js";
+
+export type { StoreLogger } from "./memcached-server.js";
+
+/** MemcachedStoreOptions configures `createMemcachedStore`; only `servers` is required. */
+export interface MemcachedStoreOptions {
+  /** servers are the memcached servers as "host:port"; with several, keys are spread by md5 ketama (as twemproxy). */
+  servers: readonly string[];
+  /** cmdTimeoutMs bounds the wait for a reply, in milliseconds. Default: 1000. */
+  cmdTimeoutMs?: number;
+  /** connectTimeoutMs bounds the wait for a TCP connection, in milliseconds. Default: 1000. */
+  connectTimeoutMs?: number;
+  /**
+   * maxConnections is the number of connections per server. Default: 2, a guess, not a measurement: the
+   * text protocol pipelines, so one connection carries many concurrent commands; a second one keeps small
+   * commands from queueing behind a large value's transfer.
+   */
+  maxConnections?: number;
+  /** logger receives memcache-client's warnings and errors. Default: none (they are dropped). */
+  logger?: StoreLogger;
+}
+
+const defaults = {
+  cmdTimeoutMs: 1000, // ms
+  connectTimeoutMs: 1000, // ms
+  maxConnections: 2, // connections per server
+};
+
+/**
+ * createMemcachedStore returns a Store over one or more memcached servers.
+ * - One memcache-client per server; each key lives on the server that an md5 ketama ring names, exactly as
+ *   twemproxy (`hash: md5`, `distribution: ketama`) would route it (see `createKeyRing`).
+ * - `getMany` sends one multi-key `gets` per server, to all servers at once; it fails if any of them fails.
+ * - Values are stored as raw bytes (never compressed) and read back as Buffers.
+ * - Conflicts answer `false`: cas after a change (EXISTS) or on a vanished key (NOT_FOUND), add on an
+ *   existing key (NOT_STORED), touch or delete of an absent key (NOT_FOUND).
+ * - An unreachable or silent server throws StoreUnavailableError naming it, within about
+ *   `connectTimeoutMs` or `cmdTimeoutMs` (at once when the connection is refused); the next command
+ *   connects again. Caveat: a write that fails this way may or may not have been applied.
+ * - Any other failure (e.g. "SERVER_ERROR object too large for cache") throws an Error naming the server.
+ * - `ping` asks every server for its version; `close` shuts every connection and the store is unusable after.
+ */
+export function createMemcachedStore(options: MemcachedStoreOptions): Store {
+  const settings = { ...defaults, ...withoutUndefined(options) };
+  for (const name of ["cmdTimeoutMs", "connectTimeoutMs", "maxConnections"] as const) {
+    // memcache-client reads 0 as "use its own default" (5 s) or "no timeout": neither is wanted here.
+    if (!Number.isSafeInteger(settings[name]) || settings[name] <= 0) {
+      throw new RangeError(`memcached store: ${name} must be a positive integer, got ${settings[name]}`);
+    }
+  }
+  const ring = createKeyRing(options.servers);
+  const servers = new Map<string, Store>(
+    ring.servers.map((address) => [
+      address,
+      createMemcachedServer(address, {
+        cmdTimeoutMs: settings.cmdTimeoutMs,
+        connectTimeoutMs: settings.connectTimeoutMs,
+        maxConnections: settings.maxConnections,
+        logger: options.logger,
+      }),
+    ]),
+  );
+  const serverFor = (key: string): Store => servers.get(ring.serverFor(key)) as Store;
+
+  async function getMany(keys: readonly string[]): Promise<Map<string, Versioned>> {
+    const byServer = new Map<Store, string[]>();
+    for (const key of keys) {
+      const server = serverFor(key);
+      const group = byServer.get(server);
+      if (group === undefined) byServer.set(server, [key]);
+      else group.push(key);
+    }
+    const parts = await Promise.all([...byServer].map(([server, group]) => server.getMany(group)));
+    const found = new Map<string, Versioned>();
+    for (const part of parts) for (const [key, versioned] of part) found.set(key, versioned);
+    return found;
+  }
+
+  return {
+    get: (key) => serverFor(key).get(key),
+    getMany,
+    cas: (key, value, version, lifetimeSeconds) => serverFor(key).cas(key, value, version, lifetimeSeconds),
+    add: (key, value, lifetimeSeconds) => serverFor(key).add(key, value, lifetimeSeconds),
+    set: (key, value, lifetimeSeconds) => serverFor(key).set(key, value, lifetimeSeconds),
+    touch: (key, lifetimeSeconds) => serverFor(key).touch(key, lifetimeSeconds),
+    delete: (key) => serverFor(key).delete(key),
+    async ping() {
+      await Promise.all([...servers.values()].map((server) => server.ping()));
+    },
+    async close() {
+      await Promise.all([...servers.values()].map((server) => server.close()));
+    },
+  };
+}
+
+// withoutUndefined drops fields given as undefined, so they do not hide a default.
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
