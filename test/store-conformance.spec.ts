@@ -1,0 +1,155 @@
+import { expect } from "chai";
+import { createMemcachedStore } from "../server/store/memcached-store.js";
+import { createMemoryStore } from "../server/store/memory-store.js";
+import { createKeyRing } from "../server/store/key-ring.js";
+import { StoreUnavailableError } from "../server/store/store.js";
+import type { Store } from "../server/store/store.js";
+import { startMemcached, startMemcachedPool } from "./helpers/memcached.js";
+import type { MemcachedProcess } from "./helpers/memcached.js";
+import { bytes, describeStoreConformance, rejection, uniqueKeys } from "./helpers/store-conformance.js";
+
+// Every Store method, called with harmless arguments; each must fail the same way when memcached is down.
+const everyMethod = (store: Store, key: string): Record<string, () => Promise<unknown>> => ({
+  get: () => store.get(key),
+  getMany: () => store.getMany([key, `${key}:2`]),
+  cas: () => store.cas(key, bytes("x"), "1", 0),
+  add: () => store.add(key, bytes("x"), 0),
+  set: () => store.set(key, bytes("x"), 0),
+  touch: () => store.touch(key, 10),
+  delete: () => store.delete(key),
+  ping: () => store.ping(),
+});
+
+describeStoreConformance("the memory store", () => createMemoryStore());
+
+describe("the memcached store on one memcached", function () {
+  let memcached: MemcachedProcess;
+  before(async () => {
+    memcached = await startMemcached();
+  });
+  after(async () => {
+    await memcached?.stop();
+  });
+
+  describeStoreConformance("the memcached store on one memcached", () =>
+    createMemcachedStore({ servers: [memcached.address] }),
+  );
+
+  describe("when memcached goes away", function () {
+    let store: Store;
+    const key = uniqueKeys("outage");
+    beforeEach(() => {
+      store = createMemcachedStore({ servers: [memcached.address] });
+    });
+    afterEach(async () => {
+      memcached.resume();
+      if (memcached.pid === undefined) await memcached.restart();
+      await store.close();
+    });
+
+    it("rejects every method with StoreUnavailableError, fast, and recovers after a restart", async () => {
+      await store.set(key("a"), bytes("before"), 0);
+      await memcached.stop();
+      for (const [method, call] of Object.entries(everyMethod(store, key("a")))) {
+        const started = Date.now();
+        const err = await rejection(call());
+        const elapsedMs = Date.now() - started;
+        expect(err, method).to.be.instanceOf(StoreUnavailableError);
+        expect(err.message, method).to.include(`memcached ${memcached.address} unreachable`);
+        expect(elapsedMs, method).to.be.lessThan(3000);
+      }
+
+      await memcached.restart(); // same port, empty
+      expect(await store.get(key("a"))).to.equal(undefined);
+      expect(await store.add(key("a"), bytes("after"), 0)).to.equal(true);
+      expect(Buffer.from((await store.get(key("a")))!.value).toString()).to.equal("after");
+      await store.ping();
+    });
+
+    it("gives up on a frozen memcached after cmdTimeoutMs, then works once it thaws", async () => {
+      const impatient = createMemcachedStore({ servers: [memcached.address], cmdTimeoutMs: 300 });
+      try {
+        await impatient.set(key("a"), bytes("x"), 0);
+        memcached.pause();
+        const started = Date.now();
+        const err = await rejection(impatient.get(key("a")));
+        const elapsedMs = Date.now() - started;
+        expect(err).to.be.instanceOf(StoreUnavailableError);
+        expect(err.message).to.include("no answer within 300 ms");
+        expect(elapsedMs).to.be.within(250, 1000);
+
+        memcached.resume();
+        expect(Buffer.from((await impatient.get(key("a")))!.value).toString()).to.equal("x");
+      } finally {
+        await impatient.close();
+      }
+    });
+  });
+});
+
+describe("the memcached store over a pool of three memcached", function () {
+  let pool: MemcachedProcess[];
+  const addresses = () => pool.map((m) => m.address);
+  before(async () => {
+    pool = await startMemcachedPool(3);
+  });
+  after(async () => {
+    await Promise.all((pool ?? []).map((m) => m.stop()));
+  });
+
+  describeStoreConformance("the memcached store over three memcached", () =>
+    createMemcachedStore({ servers: addresses() }),
+  );
+
+  it("puts each key on the one server the ketama ring names, using all three", async () => {
+    const store = createMemcachedStore({ servers: addresses() });
+    const direct = addresses().map((address) => createMemcachedStore({ servers: [address] }));
+    try {
+      const key = uniqueKeys("spread");
+      const keys = Array.from({ length: 60 }, (_, i) => key(`k${i}`));
+      await Promise.all(keys.map((k) => store.set(k, bytes(k), 0)));
+      expect((await store.getMany(keys)).size).to.equal(60);
+
+      const ring = createKeyRing(addresses());
+      const holders = await Promise.all(direct.map((server) => server.getMany(keys)));
+      holders.forEach((held, i) => {
+        expect(held.size, addresses()[i]).to.be.greaterThan(0);
+        for (const k of held.keys()) expect(ring.serverFor(k)).to.equal(addresses()[i]);
+      });
+      expect(holders.reduce((sum, held) => sum + held.size, 0)).to.equal(60);
+    } finally {
+      await Promise.all([store, ...direct].map((s) => s.close()));
+    }
+  });
+
+  it("fails only the keys of a stopped server, and uses it again after a restart", async () => {
+    const store = createMemcachedStore({ servers: addresses() });
+    const [down, ...up] = pool as [MemcachedProcess, ...MemcachedProcess[]];
+    try {
+      const ring = createKeyRing(addresses());
+      const key = uniqueKeys("partial");
+      const keys = Array.from({ length: 30 }, (_, i) => key(`k${i}`));
+      const onDown = keys.filter((k) => ring.serverFor(k) === down.address);
+      const onUp = keys.filter((k) => ring.serverFor(k) !== down.address);
+      expect(onDown).to.not.be.empty;
+      expect(onUp).to.not.be.empty;
+
+      await down.stop();
+      for (const k of onUp) await store.set(k, bytes(k), 0);
+      expect((await store.getMany(onUp)).size).to.equal(onUp.length);
+      const err = await rejection(store.set(onDown[0]!, bytes("x"), 0));
+      expect(err).to.be.instanceOf(StoreUnavailableError);
+      expect(err.message).to.include(down.address);
+      expect(await rejection(store.getMany(keys))).to.be.instanceOf(StoreUnavailableError);
+      expect(await rejection(store.ping())).to.be.instanceOf(StoreUnavailableError);
+      expect(up.every((m) => m.pid !== undefined)).to.equal(true);
+
+      await down.restart();
+      expect(await store.add(onDown[0]!, bytes("back"), 0)).to.equal(true);
+      expect((await store.getMany(keys)).size).to.equal(onUp.length + 1);
+    } finally {
+      if (down.pid === undefined) await down.restart();
+      await store.close();
+    }
+  });
+});
