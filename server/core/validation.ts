@@ -8,8 +8,12 @@ const SESSION_ID = /^[\x21-\x7e]{1,256}$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const MAX_NAME_CHARS = 256;
 
-/** MAX_VALUE_DEPTH is how deeply values may nest (objects and lists); deeper values are refused. */
-export const MAX_VALUE_DEPTH = 64;
+/**
+ * MAX_VALUE_DEPTH is how deeply values may nest (objects and lists); deeper values are INVALID_ARGUMENT.
+ * It sits below protobuf-es's decoding limit (100 messages, about 48 JSON levels), past which grpc-js
+ * refuses the request itself as unparseable (INTERNAL, as gRPC specifies), and keeps stored records decodable.
+ */
+export const MAX_VALUE_DEPTH = 32;
 
 /** checkNamespace throws INVALID_ARGUMENT unless ns is 1..128 chars of [A-Za-z0-9._-]. */
 export function checkNamespace(ns: string): void {

@@ -1,0 +1,12 @@
+// The core names gRPC status codes without importing grpc-js; they must be gRPC's own numbers.
+import { expect } from "chai";
+import { status } from "@grpc/grpc-js";
+import { Code } from "../server/core/errors.js";
+
+describe("the core's status codes", () => {
+  it("are exactly grpc-js's status numbers", () => {
+    for (const [name, value] of Object.entries(Code)) {
+      expect(value, name).to.equal(status[name as keyof typeof status]);
+    }
+  });
+});

@@ -1,0 +1,140 @@
+// A transaction lives inside its stream: whatever ends the stream before commit discards it.
+import { expect } from "chai";
+import { status } from "@grpc/grpc-js";
+import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
+import { type RunningSessiond, TransactionStreamDriver, op, startSessiond } from "./helpers/sessiond.js";
+
+const ns = "Streams";
+
+describe("transaction streams", function () {
+  this.timeout(20_000);
+  let memcached: MemcachedProcess;
+  let sessiond: RunningSessiond;
+  const read = (sessionId: string) => sessiond.call("get", { namespace: ns, sessionId, package: "p" }).then((r) => r.data);
+  const openTransactions = () => sessiond.server.registry.openTransactions;
+  const until = async (check: () => boolean) => {
+    for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+
+  before(async () => {
+    memcached = await startMemcached();
+    sessiond = await startSessiond({ memcached: [memcached.address] });
+  });
+  after(async () => {
+    await sessiond?.stop();
+    await memcached?.stop();
+  });
+
+  it("discards an open transaction when the client ends the stream without commit", async () => {
+    const tx = sessiond.stream();
+    await tx.send(op("begin", { namespace: ns, sessionId: "ended" }));
+    await tx.send(op("set", { package: "p", data: { lost: true } }));
+    expect(openTransactions()).to.equal(1);
+    expect((await tx.end()).code).to.equal(status.OK);
+    await until(() => openTransactions() === 0);
+    expect(openTransactions()).to.equal(0);
+    expect(await read("ended")).to.deep.equal({});
+  });
+
+  it("discards an open transaction when the client cancels the stream", async () => {
+    const tx = sessiond.stream();
+    await tx.send(op("begin", { namespace: ns, sessionId: "cancelled" }));
+    await tx.send(op("set", { package: "p", data: { lost: true } }));
+    tx.call.cancel();
+    expect((await tx.ended).code).to.equal(status.CANCELLED);
+    await until(() => openTransactions() === 0);
+    expect(openTransactions()).to.equal(0);
+    expect(await read("cancelled")).to.deep.equal({});
+  });
+
+  it("discards an open transaction when the stream's deadline passes", async () => {
+    const { Metadata, credentials, makeGenericClientConstructor } = await import("@grpc/grpc-js");
+    const { createServiceDefinition } = await import("../server/grpc/service-definition.js");
+    const { SessionService } = await import("../gen/sessiond/v1/session_service_pb.js");
+    const Client = makeGenericClientConstructor(createServiceDefinition(SessionService), "SessionService");
+    const client = new Client(sessiond.address, credentials.createInsecure()) as never as {
+      transaction(metadata: InstanceType<typeof Metadata>, options: { deadline: number }): never;
+      close(): void;
+    };
+    try {
+      const tx = new TransactionStreamDriver(client.transaction(new Metadata(), { deadline: Date.now() + 300 }));
+      await tx.send(op("begin", { namespace: ns, sessionId: "deadline" }));
+      await tx.send(op("set", { package: "p", data: { lost: true } }));
+      expect((await tx.ended).code).to.equal(status.DEADLINE_EXCEEDED);
+      await until(() => openTransactions() === 0);
+      expect(openTransactions()).to.equal(0);
+      expect(await read("deadline")).to.deep.equal({});
+    } finally {
+      client.close();
+    }
+  });
+
+  it("runs several transactions one after another on one stream", async () => {
+    const tx = sessiond.stream();
+    for (let i = 1; i <= 3; i++) {
+      await tx.send(op("begin", { namespace: ns, sessionId: "serial" }));
+      await tx.send(op("set", { package: "p", data: { round: i } }));
+      expect((await tx.send(op("commit"))).result.case).to.equal("commit");
+    }
+    await tx.send(op("begin", { namespace: ns, sessionId: "serial" }));
+    await tx.send(op("set", { package: "p", data: { round: 99 } }));
+    expect((await tx.send(op("abort"))).result.case).to.equal("abort");
+    await tx.end();
+    expect(await read("serial")).to.deep.equal({ round: 3 });
+  });
+
+  it("answers pipelined requests in order, one response each", async () => {
+    const tx = sessiond.stream();
+    const answers = await Promise.all([
+      tx.send(op("begin", { namespace: ns, sessionId: "pipelined" })),
+      tx.send(op("get", { package: "p" })),
+      tx.send(op("set", { package: "p", data: { a: 1 } })),
+      tx.send(op("savepoint")),
+      tx.send(op("set", { package: "p", data: { a: 2 } })),
+      tx.send(op("get", { package: "p" })),
+      tx.send(op("commit")),
+    ]);
+    expect(answers.map((a) => a.result.case)).to.deep.equal(["begin", "get", "set", "savepoint", "set", "get", "commit"]);
+    expect((answers[5]!.result.value as { data: unknown }).data).to.deep.equal({ a: 2 });
+    await tx.end();
+    expect(await read("pipelined")).to.deep.equal({ a: 2 });
+  });
+
+  it("refuses a commit with ABORTED when another writer committed first, writing nothing", async () => {
+    const first = sessiond.stream();
+    await first.send(op("begin", { namespace: ns, sessionId: "contested" }));
+    await first.send(op("set", { package: "p", data: { by: "first" } }));
+    await sessiond.call("set", { namespace: ns, sessionId: "contested", package: "p", data: { by: "unary" } });
+    const commit = await first.send(op("commit"));
+    expect(commit.error?.code).to.equal(status.ABORTED);
+    expect(commit.error?.message).to.match(/changed since this transaction began/);
+    // The transaction is over; the stream is not.
+    expect((await first.send(op("get", { package: "p" }))).error?.code).to.equal(status.FAILED_PRECONDITION);
+    await first.end();
+    expect(await read("contested")).to.deep.equal({ by: "unary" });
+  });
+
+  it("refuses a commit with ABORTED when the session was deleted meanwhile", async () => {
+    await sessiond.call("set", { namespace: ns, sessionId: "vanishing", package: "p", data: { v: 1 } });
+    const tx = sessiond.stream();
+    await tx.send(op("begin", { namespace: ns, sessionId: "vanishing" }));
+    await tx.send(op("set", { package: "p", data: { v: 2 } }));
+    await sessiond.call("delete", { namespace: ns, sessionId: "vanishing" });
+    expect((await tx.send(op("commit"))).error?.code).to.equal(status.ABORTED);
+    await tx.end();
+    expect(await read("vanishing")).to.deep.equal({});
+  });
+
+  it("deletes a whole session in a transaction, and may write it anew in the same one", async () => {
+    await sessiond.call("set", { namespace: ns, sessionId: "reborn", package: "old", data: { v: 1 } });
+    const tx = sessiond.stream();
+    await tx.send(op("begin", { namespace: ns, sessionId: "reborn" }));
+    await tx.send(op("delete", {}));
+    expect((await tx.send(op("get", { package: "old" }))).result.value).to.deep.include({ data: {} });
+    await tx.send(op("set", { package: "new", data: { v: 2 } }));
+    expect((await tx.send(op("commit"))).result.case).to.equal("commit");
+    await tx.end();
+    expect((await sessiond.call("get", { namespace: ns, sessionId: "reborn", package: "old" })).data).to.deep.equal({});
+    expect((await sessiond.call("get", { namespace: ns, sessionId: "reborn", package: "new" })).data).to.deep.equal({ v: 2 });
+  });
+});
