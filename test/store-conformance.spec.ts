@@ -1,3 +1,5 @@
+import { connect } from "node:net";
+import type { Socket } from "node:net";
 import { expect } from "chai";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
 import { createMemoryStore } from "../server/store/memory-store.js";
@@ -21,6 +23,32 @@ const everyMethod = (store: Store, key: string): Record<string, () => Promise<un
 });
 
 describeStoreConformance("the memory store", () => createMemoryStore());
+
+describe("the memory store on a fake clock", function () {
+  let nowMs = Date.UTC(2030, 0, 1);
+  const now = () => nowMs;
+
+  it("expires an item when its lifetime has passed, not a millisecond before", async () => {
+    const store = createMemoryStore({ now, sweepIntervalMs: 0 });
+    await store.set("a", bytes("x"), 10);
+    nowMs += 9_999;
+    expect(await store.get("a")).to.not.equal(undefined);
+    nowMs += 1;
+    expect(await store.get("a")).to.equal(undefined);
+    await store.close();
+  });
+
+  it("drops expired items in the background, so dead sessions do not pile up", async () => {
+    const store = createMemoryStore({ now, sweepIntervalMs: 10 });
+    for (let i = 0; i < 100; i++) await store.set(`dead-${i}`, bytes("x"), 1);
+    await store.set("alive", bytes("x"), 0);
+    expect(store.size).to.equal(101);
+    nowMs += 1_000;
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a few sweeps, no reads
+    expect(store.size).to.equal(1);
+    await store.close();
+  });
+});
 
 describe("the memcached store on one memcached", function () {
   let memcached: MemcachedProcess;
@@ -82,6 +110,35 @@ describe("the memcached store on one memcached", function () {
         expect(Buffer.from((await impatient.get(key("a")))!.value).toString()).to.equal("x");
       } finally {
         await impatient.close();
+      }
+    });
+
+    it("gives up on a memcached that accepts no connection after connectTimeoutMs", async () => {
+      // A frozen memcached with a listen backlog of 1: once two connections wait in the kernel's accept
+      // queue, further connection attempts hang, as with a dropped network path.
+      const frozen = await startMemcached({ args: ["-b", "1"] });
+      const fillers: Socket[] = [];
+      const hanging = createMemcachedStore({ servers: [frozen.address], connectTimeoutMs: 300 });
+      try {
+        frozen.pause();
+        let connected = 0;
+        await new Promise<void>((resolve) => {
+          for (let i = 0; i < 4; i++) {
+            const socket = connect({ host: frozen.host, port: frozen.port }).on("error", () => undefined);
+            socket.once("connect", () => ++connected === 2 && resolve());
+            fillers.push(socket);
+          }
+        });
+        const started = Date.now();
+        const err = await rejection(hanging.get(key("a")));
+        const elapsedMs = Date.now() - started;
+        expect(err).to.be.instanceOf(StoreUnavailableError);
+        expect(err.message).to.equal(`memcached ${frozen.address} unreachable: connect timeout`);
+        expect(elapsedMs).to.be.within(250, 1000);
+      } finally {
+        fillers.forEach((socket) => socket.destroy());
+        await hanging.close();
+        await frozen.stop();
       }
     });
   });

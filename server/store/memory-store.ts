@@ -21,6 +21,12 @@ const defaults: MemoryStoreOptions = {
   maxValueBytes: 1024 * 1024, // bytes
 };
 
+/** MemoryStore is a Store that also tells how many items it holds. */
+export interface MemoryStore extends Store {
+  /** size is the number of items held, counting expired ones that no read or sweep has dropped yet. */
+  readonly size: number;
+}
+
 // Internal: one stored item. expiresAtMs is Infinity for "never".
 interface Item {
   value: Uint8Array;
@@ -40,7 +46,7 @@ interface Item {
  * Caveat: unlike memcached there is no memory limit and no LRU eviction; only `maxValueBytes` is enforced.
  * After `close()` every method throws StoreUnavailableError.
  */
-export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): Store {
+export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): MemoryStore {
   const { now, sweepIntervalMs, maxValueBytes } = { ...defaults, ...options };
   const items = new Map<string, Item>();
   let lastVersion = 0;
@@ -101,6 +107,9 @@ export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): St
   }
 
   return {
+    get size() {
+      return items.size;
+    },
     async get(key) {
       open(key);
       const current = live(key);
