@@ -90,8 +90,9 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     getMany,
     async cas(key, value, version, lifetimeSeconds) {
       const { data, lifetime } = write(key, value, lifetimeSeconds);
-      // memcached's cas unique is a 64-bit decimal; anything else (e.g. a memory-store version) cannot match.
-      if (!/^\d{1,20}$/.test(version)) return false;
+      // memcached's cas unique is an unsigned 64-bit decimal: anything else cannot match, so it is a stale
+      // version (memcached itself would answer CLIENT_ERROR bad command line format).
+      if (!isCasUnique(version)) return false;
       return (await send(() => client.cas(key, data, { lifetime, casUniq: version }), ["EXISTS", "NOT_FOUND"])) !== false;
     },
     async add(key, value, lifetimeSeconds) {
@@ -122,6 +123,10 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
       client.shutdown();
     },
   };
+}
+
+function isCasUnique(version: string): boolean {
+  return /^\d{1,20}$/.test(version) && BigInt(version) <= 0xffff_ffff_ffff_ffffn;
 }
 
 // replyOf returns memcached's reply word (NOT_FOUND, SERVER_ERROR...) when err is a reply, not a failure.

@@ -87,6 +87,7 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
       await store.set(key("a"), bytes("v1"), 0);
       expect(await store.cas(key("a"), bytes("v2"), "not-a-version", 0)).to.equal(false);
       expect(await store.cas(key("a"), bytes("v2"), "18446744073709551615", 0)).to.equal(false);
+      expect(await store.cas(key("a"), bytes("v2"), "99999999999999999999", 0)).to.equal(false); // over 64 bits
       expect(Buffer.from((await store.get(key("a")))!.value).toString()).to.equal("v1");
     });
 
