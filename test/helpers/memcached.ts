@@ -81,7 +81,7 @@ export async function startMemcached(options: Partial<MemcachedOptions> = {}): P
     const watchdog = startWatchdog(memcached.pid);
     current = { memcached, watchdog, exited };
     try {
-      await Promise.race([answersVersion(port, settings.startTimeoutMs), failed]);
+      await Promise.race([answersVersion(port, settings.startTimeoutMs, memcached.pid), failed]);
     } catch (err) {
       await stop();
       throw err;
@@ -186,16 +186,20 @@ function freePort(): Promise<number> {
   });
 }
 
-// answersVersion polls with a raw `version` until memcached answers, or rejects after timeoutMs.
-async function answersVersion(port: number, timeoutMs: number): Promise<void> {
+// answersVersion polls with a raw `stats` until memcached answers, or rejects after timeoutMs. It checks
+// the answer's pid: a port found free may be taken by another program's memcached in between.
+async function answersVersion(port: number, timeoutMs: number, pid: number | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "no attempt";
   while (Date.now() < deadline) {
     try {
-      const reply = await ask(port, "version\r\n", Math.max(50, deadline - Date.now()));
-      if (reply.startsWith("VERSION ")) return;
-      last = `unexpected reply ${JSON.stringify(reply)}`;
+      const reply = await ask(port, "stats\r\n", Math.max(50, deadline - Date.now()));
+      const answered = /^STAT pid (\d+)\r?$/m.exec(reply)?.[1];
+      if (answered !== undefined && Number(answered) === pid) return;
+      if (answered !== undefined) throw new Error(`port ${port} is served by another memcached (pid ${answered}): in use`);
+      last = `unexpected reply ${JSON.stringify(reply.slice(0, 80))}`;
     } catch (err) {
+      if (/another memcached/.test((err as Error).message)) throw err;
       last = (err as Error).message;
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
@@ -211,7 +215,7 @@ function ask(port: number, command: string, timeoutMs: number): Promise<string> 
     socket.once("connect", () => socket.write(command));
     socket.setEncoding("utf8").on("data", (chunk: string) => {
       reply += chunk;
-      if (reply.includes("\r\n")) {
+      if (reply.endsWith("END\r\n") || reply.startsWith("ERROR")) {
         socket.end();
         resolve(reply.trim());
       }
