@@ -1,0 +1,52 @@
+// No caller string reaches memcached as a raw key: every key is derived (prefix, namespace, generation,
+// hash of the id) and stays under memcached's 250-byte limit.
+import { expect } from "chai";
+import { connect } from "node:net";
+import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
+import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
+
+/** dumpKeys lists every key memcached holds (lru_crawler metadump), URL-decoded. */
+function dumpKeys(port: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    let reply = "";
+    socket.once("connect", () => socket.write("lru_crawler metadump all\r\n"));
+    socket.setEncoding("utf8").on("data", (chunk: string) => {
+      reply += chunk;
+      if (reply.endsWith("END\r\n")) {
+        socket.end();
+        resolve([...reply.matchAll(/^key=(\S+)/gm)].map((m) => decodeURIComponent(m[1]!)));
+      }
+    });
+    socket.once("error", reject);
+  });
+}
+
+describe("memcached keys", function () {
+  this.timeout(20_000);
+  let memcached: MemcachedProcess;
+  let sessiond: RunningSessiond;
+
+  before(async () => {
+    memcached = await startMemcached();
+    sessiond = await startSessiond({ memcached: [memcached.address] });
+  });
+  after(async () => {
+    await sessiond?.stop();
+    await memcached?.stop();
+  });
+
+  it("are derived from hashes, whatever the session id looks like", async () => {
+    const ids = ["plain", "with:colons:and/slashes", "%00%0d%0a", "x".repeat(256), "get_ready_to_flush_all"];
+    for (const sessionId of ids) {
+      await sessiond.call("set", { namespace: "Keys.test-1", sessionId, package: "p", data: { v: 1 } });
+    }
+    const keys = await dumpKeys(memcached.port);
+    expect(keys.length).to.be.at.least(ids.length + 1);
+    for (const key of keys) {
+      expect(key).to.match(/^sd1:Keys\.test-1:(gen|[0-9a-f]{16}:(s:[A-Za-z0-9_-]{43}|i:\d+))$/);
+      expect(Buffer.byteLength(key)).to.be.below(250);
+      for (const id of ids) if (id !== "plain") expect(key).to.not.include(id);
+    }
+  });
+});
