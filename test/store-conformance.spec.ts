@@ -98,7 +98,7 @@ describe("the memcached store on one memcached", function () {
       const impatient = createMemcachedStore({ servers: [memcached.address], cmdTimeoutMs: 300 });
       try {
         await impatient.set(key("a"), bytes("x"), 0);
-        memcached.pause();
+        await memcached.pause();
         const started = Date.now();
         const err = await rejection(impatient.get(key("a")));
         const elapsedMs = Date.now() - started;
@@ -120,7 +120,7 @@ describe("the memcached store on one memcached", function () {
       const fillers: Socket[] = [];
       const hanging = createMemcachedStore({ servers: [frozen.address], connectTimeoutMs: 300 });
       try {
-        frozen.pause();
+        await frozen.pause();
         let connected = 0;
         await new Promise<void>((resolve) => {
           for (let i = 0; i < 4; i++) {

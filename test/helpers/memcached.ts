@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { delimiter, join } from "node:path";
 
@@ -28,8 +28,12 @@ export interface MemcachedProcess {
   stop(): Promise<void>;
   /** restart starts memcached again on the same port (stopping it first if needed), empty. */
   restart(): Promise<void>;
-  /** pause freezes memcached (SIGSTOP): connections are still accepted by the kernel but never answered. */
-  pause(): void;
+  /**
+   * pause freezes memcached (SIGSTOP): connections are still accepted by the kernel but never answered.
+   * The signal is sent at once; the promise resolves when every memcached thread has stopped (signal
+   * delivery is asynchronous, so a command sent right after `kill` could otherwise still be answered).
+   */
+  pause(): Promise<void>;
   /** resume undoes `pause` (SIGCONT). */
   resume(): void;
 }
@@ -128,8 +132,11 @@ export async function startMemcached(options: Partial<MemcachedOptions> = {}): P
       await stop();
       await launch();
     },
-    pause() {
-      current?.memcached.kill("SIGSTOP");
+    async pause() {
+      const pid = current?.memcached.pid;
+      if (pid === undefined) return;
+      process.kill(pid, "SIGSTOP");
+      await stopped(pid);
     },
     resume() {
       current?.memcached.kill("SIGCONT");
@@ -153,6 +160,25 @@ function startWatchdog(memcachedPid: number | undefined): ChildProcess {
   running.add(watchdog);
   watchdog.once("exit", () => running.delete(watchdog));
   return watchdog;
+}
+
+// stopped resolves once every thread of `pid` is in the stopped state, per Linux's /proc; elsewhere (no
+// /proc) it resolves at once. Bounded: it gives up after a second rather than hang a test.
+async function stopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 1000;
+  while (Date.now() < deadline) {
+    let states: string[];
+    try {
+      states = readdirSync(`/proc/${pid}/task`).map((tid) => {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      });
+    } catch {
+      return;
+    }
+    if (states.every((state) => state === "T" || state === "t")) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 function findMemcached(): string {
