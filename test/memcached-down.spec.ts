@@ -55,7 +55,7 @@ describe("memcached down and back", function () {
   it("answers UNAVAILABLE when memcached hangs, bounded by the command timeout", async () => {
     await memcached.restart();
     await sessiond.call("set", { namespace: ns, sessionId: "u", package: "p", data: { v: 3 } });
-    memcached.pause();
+    await memcached.pause();
     try {
       const err = await failure(sessiond.call("get", { namespace: ns, sessionId: "u", package: "p" }));
       expect(err.code, err.details).to.equal(status.UNAVAILABLE);
