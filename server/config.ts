@@ -1,59 +1,155 @@
 import { parseArgs } from "node:util";
+import { readConfigFile } from "./config-file.js";
+import { ConfigError, FLAG_SETTINGS } from "./settings.js";
 
-/** Config is everything `sessiond serve` needs, resolved from flags and environment variables. */
+export { ConfigError };
+
+/** NamespaceConfig is one namespace's expiry from the config file; what it omits follows the defaults. */
+export interface NamespaceConfig {
+  timeoutSeconds?: number;
+  resolutionSeconds?: number;
+}
+
+/**
+ * Config is everything `sessiond serve` needs, each field resolved from its flag, else its environment
+ * variable, else the config file, else its default (settings.ts lists the names and defaults).
+ */
 export interface Config {
-  /** listen is the HOST:PORT to serve on. Flag --listen, env SESSIOND_LISTEN. Default 0.0.0.0:50051. */
+  /** configFile is the config file read, if any. Flag --config, env SESSIOND_CONFIG. */
+  configFile: string | undefined;
+  /** listen is the HOST:PORT to serve on. Default 0.0.0.0:50051. */
   listen: string;
-  /** memcached lists HOST:PORT servers; empty means the in-process memory store. Flag --memcached, env SESSIOND_MEMCACHED. */
+  /** memcached lists HOST:PORT servers; empty means the in-process memory store. */
   memcached: string[];
-  /** timeoutSeconds is the default session idle timeout. Flag --timeout, env SESSIOND_TIMEOUT. Default 3600. */
+  /** timeoutSeconds is the session idle timeout of namespaces without their own. Default 3600. */
   timeoutSeconds: number;
-  /** resolutionSeconds is the read-refresh resolution. Flag --resolution, env SESSIOND_RESOLUTION. Default min(60, timeout/4). */
+  /** resolutionSeconds is the read-refresh resolution. Default (undefined): min(60, timeout/4). */
   resolutionSeconds: number | undefined;
-  /** logLevel is pino's level. Flag --log-level, env SESSIOND_LOG_LEVEL. Default info. */
+  /** namespaces are per-namespace timeouts and resolutions (config file only). Default none. */
+  namespaces: Record<string, NamespaceConfig>;
+  /** logLevel is pino's level. Default info. */
   logLevel: string;
+  /** maxMessageBytes bounds gRPC messages both ways. Default 4 MiB. */
+  maxMessageBytes: number;
+  /** maxTransactions bounds open transactions per process (0: none). Default 10000. */
+  maxTransactions: number;
+  /** idleTimeoutSeconds discards a transaction idle this long (0: never). Default 60. */
+  idleTimeoutSeconds: number;
+  /** keepaliveSeconds is the keepalive ping interval. Default 30. */
+  keepaliveSeconds: number;
+  /** keepaliveTimeoutSeconds is how long a keepalive ping may go unanswered. Default 10. */
+  keepaliveTimeoutSeconds: number;
+  /** graceSeconds is the shutdown grace period before calls in flight are cancelled. Default 10. */
+  graceSeconds: number;
+  /** maxItemBytes is memcached's item size limit. Default 1 MiB. */
+  maxItemBytes: number;
+  /** keyPrefix starts every memcached key. Default "sd1". */
+  keyPrefix: string;
+  /** memcachedTimeoutMs bounds one memcached command. Default 1000 ms. */
+  memcachedTimeoutMs: number;
+  /** healthIntervalSeconds is how often health pings the store. Default 2. */
+  healthIntervalSeconds: number;
+  /** workers is the number of cluster workers (1: no cluster). Default 1. */
+  workers: number;
 }
 
-/** ConfigError is a setting that cannot work; main prints it and exits 2. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
 
-/** loadConfig resolves flags over environment variables over defaults. */
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/**
+ * loadConfig resolves flags over environment variables over the config file over defaults.
+ * An empty environment variable counts as unset. Throws ConfigError naming the setting and where it came from.
+ */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: {
-      listen: { type: "string" },
-      memcached: { type: "string" },
-      timeout: { type: "string" },
-      resolution: { type: "string" },
-      "log-level": { type: "string" },
-    },
+    allowPositionals: false,
+    options: Object.fromEntries(FLAG_SETTINGS.map((s) => [s.name, { type: "string" as const }])),
   });
-  const memcached = values.memcached ?? env.SESSIOND_MEMCACHED ?? "";
-  const resolution = values.resolution ?? env.SESSIOND_RESOLUTION;
+  const fromEnv = (name: string) => {
+    const value = env[FLAG_SETTINGS.find((s) => s.name === name)!.env];
+    return value === "" ? undefined : value;
+  };
+  const configFile = values.config ?? fromEnv("config");
+  const file = configFile === undefined ? { settings: {}, namespaces: {} } : readConfigFile(configFile);
+
+  /** Internal: the first of flag, env, file that is set, with a label naming where it came from. */
+  const pick = (name: string): { value: unknown; from: string } | undefined => {
+    const s = FLAG_SETTINGS.find((x) => x.name === name)!;
+    if (values[name] !== undefined) return { value: values[name], from: `--${name}` };
+    if (fromEnv(name) !== undefined) return { value: fromEnv(name), from: s.env };
+    if (file.settings[name] !== undefined) return { value: file.settings[name], from: `${name} in ${configFile}` };
+    return undefined;
+  };
+  const get = <T>(name: string, parse: (value: unknown, from: string) => T, fallback: T): T => {
+    const found = pick(name);
+    return found === undefined ? fallback : parse(found.value, found.from);
+  };
+
   return {
-    listen: hostPort("--listen", values.listen ?? env.SESSIOND_LISTEN ?? "0.0.0.0:50051"),
-    memcached: memcached === "" ? [] : memcached.split(",").map((s) => hostPort("--memcached", s.trim())),
-    timeoutSeconds: seconds("--timeout", values.timeout ?? env.SESSIOND_TIMEOUT ?? "3600"),
-    resolutionSeconds: resolution === undefined ? undefined : seconds("--resolution", resolution, true),
-    logLevel: values["log-level"] ?? env.SESSIOND_LOG_LEVEL ?? "info",
+    configFile,
+    listen: get("listen", hostPort, "0.0.0.0:50051"),
+    memcached: get("memcached", hostPortList, []),
+    timeoutSeconds: get("timeout", seconds, 3600),
+    resolutionSeconds: get("resolution", secondsOrZero, undefined),
+    namespaces: file.namespaces,
+    logLevel: get("log-level", logLevel, "info"),
+    maxMessageBytes: get("max-message-bytes", integer(1024), 4 * 1024 * 1024),
+    maxTransactions: get("max-transactions", integer(0), 10_000),
+    idleTimeoutSeconds: get("idle-timeout", secondsOrZero, 60),
+    keepaliveSeconds: get("keepalive", seconds, 30),
+    keepaliveTimeoutSeconds: get("keepalive-timeout", seconds, 10),
+    graceSeconds: get("grace", secondsOrZero, 10),
+    maxItemBytes: get("max-item-bytes", integer(4096), 1024 * 1024),
+    keyPrefix: get("key-prefix", keyPrefix, "sd1"),
+    memcachedTimeoutMs: get("memcached-timeout", integer(1), 1000),
+    healthIntervalSeconds: get("health-interval", seconds, 2),
+    workers: get("workers", integer(1), 1),
   };
 }
 
-function hostPort(flag: string, value: string): string {
-  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value)) {
-    throw new ConfigError(`${flag} ${JSON.stringify(value)} is not HOST:PORT`);
+function hostPort(value: unknown, from: string): string {
+  const text = String(value).trim();
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text) || Number(text.split(":").pop()) > 65535) {
+    throw new ConfigError(`${from} ${JSON.stringify(value)} is not HOST:PORT`);
   }
-  return value;
+  return text;
 }
 
-function seconds(flag: string, value: string, zeroOk = false): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroOk)) {
-    throw new ConfigError(`${flag} ${JSON.stringify(value)} is not a positive number of seconds`);
-  }
+function hostPortList(value: unknown, from: string): string[] {
+  const items = Array.isArray(value) ? value.map(String) : String(value).split(",");
+  return items.map((s) => s.trim()).filter((s) => s !== "").map((s) => hostPort(s, from));
+}
+
+function number(value: unknown, from: string, what: string, ok: (n: number) => boolean): number {
+  const n = typeof value === "number" ? value : String(value).trim() === "" ? NaN : Number(value);
+  if (!Number.isFinite(n) || !ok(n)) throw new ConfigError(`${from} ${JSON.stringify(value)} is not ${what}`);
   return n;
+}
+
+function seconds(value: unknown, from: string): number {
+  return number(value, from, "a positive number of seconds", (n) => n > 0);
+}
+
+function secondsOrZero(value: unknown, from: string): number {
+  return number(value, from, "a number of seconds >= 0", (n) => n >= 0);
+}
+
+function integer(min: number) {
+  return (value: unknown, from: string) => number(value, from, `an integer >= ${min}`, (n) => Number.isSafeInteger(n) && n >= min);
+}
+
+function logLevel(value: unknown, from: string): string {
+  const level = String(value).trim().toLowerCase();
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`${from} ${JSON.stringify(value)} is not one of ${LOG_LEVELS.join(", ")}`);
+  return level;
+}
+
+function keyPrefix(value: unknown, from: string): string {
+  const prefix = String(value);
+  if (!/^[A-Za-z0-9._-]{1,8}$/.test(prefix)) {
+    throw new ConfigError(`${from} ${JSON.stringify(value)} is not 1..8 characters of [A-Za-z0-9._-]`);
+  }
+  return prefix;
 }

@@ -2,6 +2,8 @@ import { Server, ServerCredentials, type ChannelOptions, status } from "@grpc/gr
 import type { Logger } from "pino";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { SessionCore } from "../core/session-core.js";
+import { type HealthMonitor, createHealthMonitor } from "./health.js";
+import { addReflection } from "./reflection.js";
 import { createServiceDefinition } from "./service-definition.js";
 import { StreamRegistry } from "./stream-registry.js";
 import { TransactionStream } from "./transaction-stream.js";
@@ -19,6 +21,8 @@ export interface SessionServerOptions {
   keepaliveMs: number;
   /** keepaliveTimeoutMs is how long a keepalive ping may go unanswered. Default 10000 ms. */
   keepaliveTimeoutMs: number;
+  /** healthIntervalMs is how often health pings the store. Default 2000 ms. */
+  healthIntervalMs: number;
 }
 
 /** defaultSessionServerOptions are the defaults behind createSessionServer's Partial options. */
@@ -28,6 +32,7 @@ export const defaultSessionServerOptions: SessionServerOptions = {
   idleTimeoutMs: 60_000,
   keepaliveMs: 30_000,
   keepaliveTimeoutMs: 10_000,
+  healthIntervalMs: 2000,
 };
 
 /** SessionServer is a running-or-ready sessiond gRPC server. */
@@ -36,16 +41,22 @@ export interface SessionServer {
   readonly server: Server;
   /** registry tracks open transaction streams. */
   readonly registry: StreamRegistry;
-  /** listen binds `host:port` (port 0 picks a free one) and resolves to the bound port. */
+  /** health serves grpc.health.v1.Health: SERVING while the store answers. */
+  readonly health: HealthMonitor;
+  /** listen binds `host:port` (port 0 picks a free one), checks the store once, and resolves to the bound port. */
   listen(address: string): Promise<number>;
   /**
-   * shutdown drains: stops accepting, ends open transaction streams with UNAVAILABLE (their transactions
-   * discarded), lets unary calls in flight finish, and forces the rest after graceMs.
+   * shutdown drains: serves health NOT_SERVING, stops accepting, ends open transaction streams with
+   * UNAVAILABLE (their transactions discarded), lets unary calls in flight finish, and forces the rest after
+   * graceMs.
    */
   shutdown(graceMs: number): Promise<void>;
 }
 
-/** createSessionServer makes a grpc-js server serving sessiond.v1.SessionService over the core. */
+/**
+ * createSessionServer makes a grpc-js server serving sessiond.v1.SessionService over the core, with
+ * grpc.health.v1.Health (pinging the core's store) and server reflection v1 and v1alpha.
+ */
 export function createSessionServer(
   core: SessionCore,
   logger: Logger,
@@ -67,15 +78,23 @@ export function createSessionServer(
       new TransactionStream(call, core, registry, logger);
     },
   });
+  const health = createHealthMonitor(() => core.ping(), opts.healthIntervalMs, logger);
+  health.addToServer(server);
+  addReflection(server);
 
   return {
     server,
     registry,
-    listen: (address) =>
-      new Promise((resolve, reject) => {
+    health,
+    async listen(address) {
+      const port = await new Promise<number>((resolve, reject) => {
         server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
-      }),
+      });
+      await health.start();
+      return port;
+    },
     async shutdown(graceMs) {
+      health.stop();
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       for (const stream of [...registry.streams]) {
         stream.close({ code: status.UNAVAILABLE, details: "sessiond is shutting down: transaction discarded (nothing written); retry on another instance" });

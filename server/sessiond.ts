@@ -1,0 +1,137 @@
+import { type Logger, pino } from "pino";
+import type { Config } from "./config.js";
+import { createSessionCore } from "./core/session-core.js";
+import { watchStore } from "./grpc/health.js";
+import { type SessionServer, createSessionServer } from "./grpc/session-server.js";
+import { ConfigError } from "./settings.js";
+import { createMemcachedStore } from "./store/memcached-store.js";
+import { createMemoryStore } from "./store/memory-store.js";
+
+/**
+ * createLogger makes sessiond's pino logger: JSON lines on stdout with the level's name, ISO time, service
+ * and pid. Writes are synchronous, so the last lines before process.exit are neither lost nor reordered.
+ */
+export function createLogger(level: string): Logger {
+  return pino(
+    {
+      level,
+      base: { service: "sessiond", pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    pino.destination({ dest: 1, sync: true }),
+  );
+}
+
+/** Sessiond is one sessiond process's service: store, core and gRPC server, built from a Config. */
+export interface Sessiond {
+  /** server is the gRPC server (its health, registry of transaction streams, grpc-js server). */
+  readonly server: SessionServer;
+  /** start listens on config.listen and logs one line; resolves to the address bound (HOST:PORT). */
+  start(): Promise<string>;
+  /** stop drains (see SessionServer.shutdown) within the grace period, closes the store, logs one line. */
+  stop(reason: string): Promise<void>;
+}
+
+/**
+ * createSessiond assembles sessiond from a Config: the memcached store (or the memory store, with one
+ * warning line), wrapped so that a call failing UNAVAILABLE checks health at once; the core with the
+ * per-namespace expiry; the gRPC server with every bound. Impossible settings throw ConfigError.
+ */
+export function createSessiond(config: Config, logger: Logger): Sessiond {
+  let server: SessionServer | undefined;
+  const memory = config.memcached.length === 0;
+  const base = memory
+    ? createMemoryStore()
+    : createMemcachedStore({ servers: config.memcached, cmdTimeoutMs: config.memcachedTimeoutMs, logger });
+  const store = watchStore(base, () => void server?.health.check());
+  let core;
+  try {
+    core = createSessionCore(
+      store,
+      {
+        timeoutSeconds: config.timeoutSeconds,
+        ...(config.resolutionSeconds === undefined ? {} : { resolutionSeconds: config.resolutionSeconds }),
+        namespaces: config.namespaces,
+        maxItemBytes: config.maxItemBytes,
+        keyPrefix: config.keyPrefix,
+      },
+      logger,
+    );
+  } catch (err) {
+    // The core names the impossible setting (e.g. a resolution over its timeout): a configuration mistake.
+    throw new ConfigError((err as Error).message);
+  }
+  server = createSessionServer(core, logger, {
+    maxMessageBytes: config.maxMessageBytes,
+    maxOpenTransactions: config.maxTransactions,
+    idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+    keepaliveMs: config.keepaliveSeconds * 1000,
+    keepaliveTimeoutMs: config.keepaliveTimeoutSeconds * 1000,
+    healthIntervalMs: config.healthIntervalSeconds * 1000,
+  });
+  const running = server;
+
+  return {
+    server: running,
+    async start() {
+      if (memory) {
+        logger.warn("using the in-process memory store: sessions live only in this process; pass --memcached HOST:PORT to share them");
+      }
+      const port = await running.listen(config.listen);
+      const address = config.listen.replace(/:\d+$/, `:${port}`);
+      logger.info(
+        {
+          address,
+          store: memory ? "memory" : { memcached: config.memcached },
+          health: running.health.status,
+          config: config.configFile,
+          bounds: {
+            maxMessageBytes: config.maxMessageBytes,
+            maxTransactions: config.maxTransactions,
+            idleTimeoutSeconds: config.idleTimeoutSeconds,
+            keepaliveSeconds: config.keepaliveSeconds,
+          },
+        },
+        "sessiond started",
+      );
+      return address;
+    },
+    async stop(reason) {
+      const started = performance.now();
+      const openTransactions = running.registry.openTransactions;
+      logger.info({ reason, openTransactions, graceSeconds: config.graceSeconds }, "sessiond stopping");
+      await running.shutdown(config.graceSeconds * 1000);
+      await store.close();
+      logger.info({ reason, ms: Math.round(performance.now() - started) }, "sessiond stopped");
+    },
+  };
+}
+
+/**
+ * serve runs sessiond in this process until SIGTERM or SIGINT, then drains and exits 0. A second signal
+ * while draining is ignored (the grace period bounds the drain). Unexpected errors are logged and exit 1.
+ */
+export async function serve(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  process.on("uncaughtException", (err) => {
+    logger.fatal({ err }, "uncaught exception: exiting");
+    process.exit(1);
+  });
+  const sessiond = createSessiond(config, logger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    sessiond.stop(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "error while stopping");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  await sessiond.start();
+}

@@ -1,0 +1,82 @@
+/**
+ * Setting describes one setting of `sessiond serve`: its flag (`--name`), its environment variable and its
+ * config-file key (the flag's name), the placeholder of its value, its default as shown to people, and
+ * what it does. `--help` and the README's settings table are made from the same words.
+ */
+export interface Setting {
+  /** name is the flag without dashes and the key in the config file, e.g. "max-message-bytes". */
+  readonly name: string;
+  /** env is the environment variable, e.g. "SESSIOND_MAX_MESSAGE_BYTES". */
+  readonly env: string;
+  /** arg names the value in usage text, e.g. "BYTES". */
+  readonly arg: string;
+  /** defaultText is the default as people read it. */
+  readonly defaultText: string;
+  /** help says what the setting does and what happens when its bound is hit. */
+  readonly help: string;
+  /** fileOnly: false for every setting that has a flag; the config file alone has `namespaces`. */
+  readonly fileOnly?: boolean;
+}
+
+/** ConfigError is a setting that cannot work; main prints it with the usage and exits 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function setting(name: string, arg: string, defaultText: string, help: string): Setting {
+  return { name, env: `SESSIOND_${name.toUpperCase().replaceAll("-", "_")}`, arg, defaultText, help };
+}
+
+/** SETTINGS lists every setting of `sessiond serve`, in the order `--help` shows them. */
+export const SETTINGS: readonly Setting[] = [
+  setting("config", "FILE", "none", "JSON or YAML file with any of these settings (keys as the flag names) and `namespaces`"),
+  setting("listen", "HOST:PORT", "0.0.0.0:50051", "address to serve gRPC on (port 0 picks a free one)"),
+  setting("memcached", "HOST:PORT[,...]", "none: in-process memory store", "memcached servers; keys spread over several by md5 ketama, as twemproxy"),
+  setting("timeout", "SECONDS", "3600", "idle timeout of a session, for namespaces the config file does not name"),
+  setting("resolution", "SECONDS", "min(60, timeout/4)", "a pure read refreshes a session only when its last refresh is older than this"),
+  setting("log-level", "LEVEL", "info", "fatal, error, warn, info, debug (one line per call) or trace"),
+  setting("max-message-bytes", "BYTES", "4194304", "largest gRPC message received or sent; larger ones fail RESOURCE_EXHAUSTED (8)"),
+  setting("max-transactions", "N", "10000", "open transactions per process (0: no bound); past it, begin answers RESOURCE_EXHAUSTED (8)"),
+  setting("idle-timeout", "SECONDS", "60", "an open transaction with no op for this long is discarded, its stream ended DEADLINE_EXCEEDED (4) (0: never)"),
+  setting("keepalive", "SECONDS", "30", "ping each connection this often, so dead clients are noticed and their transactions discarded"),
+  setting("keepalive-timeout", "SECONDS", "10", "a keepalive ping unanswered this long closes the connection"),
+  setting("grace", "SECONDS", "10", "on SIGTERM/SIGINT, calls in flight get this long to finish before they are cancelled"),
+  setting("max-item-bytes", "BYTES", "1048576", "memcached's item size limit (its -I); a larger session fails RESOURCE_EXHAUSTED (8)"),
+  setting("key-prefix", "PREFIX", "sd1", "starts every memcached key (1..8 of [A-Za-z0-9._-]), to share a memcached"),
+  setting("memcached-timeout", "MS", "1000", "how long a memcached command may take before the call fails UNAVAILABLE (14)"),
+  setting("health-interval", "SECONDS", "2", "how often health pings the store (a call failing UNAVAILABLE also checks at once)"),
+  setting("workers", "N", "1", "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
+  {
+    name: "namespaces",
+    env: "",
+    arg: "",
+    defaultText: "none",
+    help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS}',
+    fileOnly: true,
+  },
+];
+
+/** FLAG_SETTINGS are the settings that have a flag and an environment variable. */
+export const FLAG_SETTINGS: readonly Setting[] = SETTINGS.filter((s) => !s.fileOnly);
+
+/** usage is the text of `sessiond serve --help`: every setting with its flag, variable and default. */
+export function usage(): string {
+  const rows = FLAG_SETTINGS.map((s) => [`  --${s.name} ${s.arg}`, s.env, s.defaultText, s.help]);
+  const width = (i: number) => Math.max(...rows.map((r) => r[i]!.length));
+  const lines = rows.map((r) => `${r[0]!.padEnd(width(0))}  ${r[1]!.padEnd(width(1))}  ${r[3]} (default: ${r[2]})`);
+  return [
+    "usage: sessiond serve [flags]",
+    "",
+    "Serves sessiond.v1.SessionService, grpc.health.v1.Health and server reflection over gRPC.",
+    "Each setting comes from its flag, else its environment variable, else the config file, else its default.",
+    "",
+    "flags (environment variable, what it does, default):",
+    ...lines,
+    `${"  --help".padEnd(width(0))}  ${"".padEnd(width(1))}  this text`,
+    "",
+    "config file (--config): the flag names as keys, plus per-namespace expiry, e.g.",
+    '  {"memcached": "127.0.0.1:11211", "namespaces": {"MemCacheSession": {"timeout": 600, "resolution": 60}}}',
+    "",
+    "signals: SIGTERM or SIGINT drain (open transactions end UNAVAILABLE, nothing of them written), then exit 0.",
+  ].join("\n");
+}
