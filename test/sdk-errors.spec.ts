@@ -1,0 +1,171 @@
+// Errors, cancellation and deadlines with the SDK: every failure is a ClientError with the right gRPC code
+// and method, and a cancelled transaction leaves nothing behind on the server.
+import { expect } from "chai";
+import { ClientError, type SessionClient, createSessionClient, status } from "../client/index.js";
+import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
+import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
+
+const ns = "SdkErrors";
+
+// eventually polls `check` until it holds (the server learns of a cancel asynchronously); bounded by the test timeout.
+async function eventually(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+function caught(promise: Promise<unknown>): Promise<ClientError> {
+  return promise.then(
+    () => expect.fail("expected the call to fail"),
+    (err: unknown) => {
+      expect(err).to.be.instanceOf(ClientError);
+      return err as ClientError;
+    },
+  );
+}
+
+describe("SDK errors, cancellation and deadlines", function () {
+  this.timeout(20_000);
+  let memcached: MemcachedProcess;
+  let sessiond: RunningSessiond;
+  let client: SessionClient;
+
+  before(async () => {
+    memcached = await startMemcached();
+    sessiond = await startSessiond({ memcached: [memcached.address] });
+    client = createSessionClient(sessiond.address);
+  });
+  beforeEach(() => client.invalidateAll(ns));
+  after(async () => {
+    client?.close();
+    await sessiond?.stop();
+    await memcached?.stop();
+  });
+
+  it("gives a one-shot call's error its gRPC code, the server's details and the method path", async () => {
+    const err = await caught(client.session(ns, "u1").set("", { info: "x" }));
+    expect(err.code).to.equal(status.INVALID_ARGUMENT);
+    expect(err.method).to.equal("/sessiond.v1.SessionService/Set");
+    expect(err.details).to.match(/package/);
+    expect(err.message).to.equal(`/sessiond.v1.SessionService/Set INVALID_ARGUMENT: ${err.details}`);
+  });
+
+  it("reports why begin failed, rather than the ops that followed it", async () => {
+    const err = await caught(client.transaction("no spaces allowed", "u1", (tx) => tx.get("cart")));
+    expect(err.code).to.equal(status.INVALID_ARGUMENT);
+    expect(err.method).to.equal("/sessiond.v1.SessionService/Transaction");
+    expect(err.details).to.match(/^begin: .*namespace/);
+  });
+
+  it("answers NOT_FOUND for a savepoint invalidated by a rollback to an earlier one, and writes nothing", async () => {
+    const err = await caught(
+      client.transaction(ns, "u1", async (tx) => {
+        const first = await tx.savepoint();
+        tx.set("cart", { apples: 1 });
+        const second = await tx.savepoint();
+        await first.rollback();
+        await second.rollback();
+      }),
+    );
+    expect(err.code).to.equal(status.NOT_FOUND);
+    expect(await client.session(ns, "u1").get("cart")).to.deep.equal({});
+  });
+
+  it("ends a transaction whose signal fires: the stream is cancelled and the server discards it", async () => {
+    const controller = new AbortController();
+    const err = await caught(
+      client.transaction(
+        ns,
+        "u1",
+        async (tx) => {
+          await tx.set("cart", { apples: 3 });
+          expect(sessiond.server.registry.openTransactions).to.equal(1);
+          controller.abort(new Error("the user went away"));
+          await tx.get("cart");
+        },
+        { signal: controller.signal },
+      ),
+    );
+    expect(err.code).to.equal(status.CANCELLED);
+    expect((err.cause as Error).message).to.equal("the user went away");
+    await eventually(() => sessiond.server.registry.openTransactions === 0);
+    expect(await client.session(ns, "u1").get("cart")).to.deep.equal({});
+  });
+
+  it("does not start a call whose signal has already fired", async () => {
+    const signal = AbortSignal.abort();
+    expect((await caught(client.session(ns, "u1").get("cart", [], { signal }))).code).to.equal(status.CANCELLED);
+    let ran = false;
+    const err = await caught(client.transaction(ns, "u1", () => void (ran = true), { signal }));
+    expect(err.code).to.equal(status.CANCELLED);
+    expect(ran).to.equal(false, "the function must not run after the signal fired");
+  });
+
+  it("does not start calls whose deadline has passed: DEADLINE_EXCEEDED, nothing written", async () => {
+    const deadline = new Date(Date.now() - 1);
+    expect((await caught(client.session(ns, "u1").set("cart", { a: 1 }, { deadline }))).code).to.equal(status.DEADLINE_EXCEEDED);
+    let ran = false;
+    const err = await caught(
+      client.transaction(ns, "u1", (tx) => ((ran = true), tx.set("cart", { a: 1 })), { deadline }),
+    );
+    expect(err.code).to.equal(status.DEADLINE_EXCEEDED);
+    expect(ran).to.equal(false, "the function must not run after the deadline");
+    expect(await client.session(ns, "u1").get("cart")).to.deep.equal({});
+  });
+
+  it("ends a transaction whose deadline passes while it runs, and the server discards it", async () => {
+    const err = await caught(
+      client.transaction(
+        ns,
+        "u1",
+        async (tx) => {
+          await tx.set("cart", { pears: 2 });
+          // The function dawdles past its deadline; the next op finds the stream ended.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await tx.get("cart");
+        },
+        { timeoutMs: 100 },
+      ),
+    );
+    expect(err.code).to.equal(status.DEADLINE_EXCEEDED);
+    await eventually(() => sessiond.server.registry.openTransactions === 0);
+    expect(await client.session(ns, "u1").get("cart")).to.deep.equal({});
+  });
+
+  describe("while memcached is down", () => {
+    let lonely: MemcachedProcess;
+    let lonelySessiond: RunningSessiond;
+
+    beforeEach(async () => {
+      lonely = await startMemcached();
+      lonelySessiond = await startSessiond({ memcached: [lonely.address] });
+    });
+    afterEach(async () => {
+      await lonelySessiond?.stop();
+      await lonely?.stop();
+    });
+
+    it("answers UNAVAILABLE when retries are off", async () => {
+      const noRetry = createSessionClient(lonelySessiond.address, { retry: { attempts: 1 } });
+      try {
+        await lonely.stop();
+        const err = await caught(noRetry.session(ns, "u1").get("cart"));
+        expect(err.code).to.equal(status.UNAVAILABLE);
+        expect(err.method).to.equal("/sessiond.v1.SessionService/Get");
+      } finally {
+        noRetry.close();
+      }
+    });
+
+    it("retries a one-shot call on UNAVAILABLE until memcached is back", async () => {
+      const patient = createSessionClient(lonelySessiond.address, { retry: { attempts: 1000, baseDelayMs: 5, maxDelayMs: 20 } });
+      try {
+        await lonely.stop();
+        const written = patient.session(ns, "u1").set("cart", { apples: 5 });
+        await lonely.restart();
+        await written;
+        expect(await patient.session(ns, "u1").get("cart")).to.deep.equal({ apples: 5 });
+      } finally {
+        patient.close();
+      }
+    });
+  });
+});
