@@ -1,0 +1,124 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess, StdioOptions } from "node:child_process";
+import { createServer, connect } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** BENCH_ROOT is the repository root: child scripts and `tsx` resolve from here. */
+export const BENCH_ROOT = new URL("../../", import.meta.url).pathname;
+
+const live = new Set<ChildProcess>();
+let hooksInstalled = false;
+let cpuProfileDir: string | undefined;
+
+/**
+ * profileChildren makes every Node process started by `spawnTsx` from now on (servers and load
+ * generators) run under `--cpu-prof`, writing `.cpuprofile` files into `dir` when it exits.
+ */
+export function profileChildren(dir: string): void {
+  cpuProfileDir = dir;
+}
+
+/**
+ * spawnTracked starts a child process and remembers it, so that `killAll` (run on exit, Ctrl-C, SIGTERM
+ * and uncaught errors) ends it. The child runs from the repository root. Default stdio: stdin ignored,
+ * stdout and stderr inherited, plus an IPC channel when `ipc` is set.
+ */
+export function spawnTracked(
+  command: string,
+  args: readonly string[],
+  options: { ipc?: boolean; stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {},
+): ChildProcess {
+  installExitHooks();
+  const stdio = options.stdio ?? (options.ipc ? ["ignore", "inherit", "inherit", "ipc"] : ["ignore", "inherit", "inherit"]);
+  const child = spawn(command, args, { cwd: BENCH_ROOT, stdio, env: options.env ?? process.env });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  return child;
+}
+
+/**
+ * spawnTsx starts a TypeScript file as its own Node process (`node --import tsx file ...args`), with the
+ * given extra Node flags (e.g. `--cpu-prof`). The process id is the script's own, not a wrapper's.
+ */
+export function spawnTsx(
+  file: string,
+  args: readonly string[],
+  options: { ipc?: boolean; nodeFlags?: readonly string[]; stdio?: StdioOptions } = {},
+): ChildProcess {
+  const profile = cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfileDir] : [];
+  const flags = [...profile, ...(options.nodeFlags ?? []), "--import", "tsx", file, ...args];
+  return spawnTracked(process.execPath, flags, options);
+}
+
+/**
+ * stopChild asks a child to stop with SIGTERM and waits for it; after `graceMs` (default 5000) it sends
+ * SIGKILL. Resolves once the child has exited.
+ */
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** killAll sends SIGKILL to every child still running; used on the way out. */
+export function killAll(): void {
+  for (const child of live) {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+  live.clear();
+}
+
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.once("exit", killAll);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+}
+
+/** freePort asks the kernel for a free loopback TCP port (bind to port 0, read it, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * waitForPort polls a TCP connect to 127.0.0.1:port every 50 ms until it succeeds; it rejects after
+ * `timeoutMs` (default 30000) or as soon as `child` (if given) exits.
+ */
+export async function waitForPort(port: number, child?: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`process ${child.pid} exited (${child.exitCode ?? child.signalCode}) before port ${port} opened`);
+    }
+    if (await canConnect(port)) return;
+    await sleep(50);
+  }
+  throw new Error(`port ${port} did not open within ${timeoutMs} ms`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}

@@ -1,0 +1,120 @@
+import type { DriverKind, GrpcClientKind, ServerKind } from "./workload.js";
+
+/** Goals are the issue's targets for a sessiond row at c64, as ratios measured in the same run. */
+export interface Goals {
+  /** ceilingOps: ops/s at least this times the ceiling row's. */
+  ceilingOps?: number;
+  /** ceilingP99: p99 at most this times the ceiling row's. */
+  ceilingP99?: number;
+  /** peerOps: ops/s at least this times the express-session row's. */
+  peerOps?: number;
+}
+
+/** RowSpec describes one row of the table: which server, what the virtual clients do, and what it is compared to. */
+export interface RowSpec {
+  /** id names the row on the command line (`--only get,tx`). */
+  id: string;
+  /** label is the row's name in the table. */
+  label: string;
+  server: ServerKind;
+  driver: DriverKind;
+  /** workers is sessiond's `--workers` (default 1). */
+  workers?: number;
+  /** client overrides the gRPC load client (default: `--client`, itself `raw`). */
+  client?: GrpcClientKind;
+  /** concurrencies overrides `--concurrency` for this row. */
+  concurrencies?: number[];
+  /** ceiling is the id of the row this one is divided by (ops and p99 ratios). */
+  ceiling?: string;
+  /** peer is the id of the row whose ops/s this one is compared to (express-session). */
+  peer?: string;
+  goals?: Goals;
+  /** stateless servers keep nothing: the load does not read its seed back. */
+  stateless?: boolean;
+  /** optional rows run only when named in `--only`. */
+  optional?: boolean;
+}
+
+/**
+ * ROWS are the bench's rows in table order: the ceilings and the express peer first (they are what the
+ * sessiond rows are divided by), then sessiond, then the scale row. The memory row is separate
+ * (bench/lib/memory-row.ts).
+ */
+export const ROWS: readonly RowSpec[] = [
+  { id: "echo", label: "grpc-echo", server: "grpc-echo", driver: "unary-get", stateless: true },
+  { id: "mc-get", label: "grpc+memcached-get", server: "grpc-memcached-get", driver: "unary-get" },
+  { id: "stream-cas", label: "grpc-stream+gets/cas", server: "grpc-stream-cas", driver: "tx" },
+  { id: "express", label: "express-session+connect-memcached", server: "express-session", driver: "http-rmw" },
+  {
+    id: "get",
+    label: "sessiond Get",
+    server: "sessiond",
+    driver: "unary-get",
+    ceiling: "mc-get",
+    peer: "express",
+    goals: { ceilingOps: 0.85, ceilingP99: 1.3, peerOps: 1.2 },
+  },
+  {
+    id: "set",
+    label: "sessiond Set",
+    server: "sessiond",
+    driver: "unary-set",
+    ceiling: "mc-get",
+    peer: "express",
+    goals: { ceilingOps: 0.75, peerOps: 1.2 },
+  },
+  {
+    id: "tx",
+    label: "sessiond Tx begin/get/set/commit",
+    server: "sessiond",
+    driver: "tx",
+    ceiling: "stream-cas",
+    peer: "express",
+    goals: { ceilingOps: 0.8, peerOps: 1.0 },
+  },
+  {
+    id: "tx-savepoint",
+    label: "sessiond Tx +savepoint/rollback",
+    server: "sessiond",
+    driver: "tx-savepoint",
+    ceiling: "stream-cas",
+    peer: "express",
+  },
+  {
+    id: "get-w2",
+    label: "sessiond Get, --workers 2",
+    server: "sessiond",
+    driver: "unary-get",
+    workers: 2,
+    concurrencies: [64],
+    ceiling: "get",
+  },
+  {
+    id: "echo-node-h2",
+    label: "grpc-echo, node-h2 client",
+    server: "grpc-echo",
+    driver: "unary-get",
+    client: "node-h2",
+    stateless: true,
+    ceiling: "echo",
+    optional: true,
+  },
+  {
+    id: "echo-grpc-js",
+    label: "grpc-echo, grpc-js client",
+    server: "grpc-echo",
+    driver: "unary-get",
+    client: "grpc-js",
+    stateless: true,
+    ceiling: "echo",
+    optional: true,
+  },
+];
+
+/** selectRows picks the rows named in `only` (ids or labels), or every non-optional row when empty. */
+export function selectRows(only: readonly string[]): RowSpec[] {
+  if (only.length === 0) return ROWS.filter((row) => !row.optional);
+  const unknown = only.filter((name) => name !== "memory" && !ROWS.some((row) => row.id === name || row.label === name));
+  if (unknown.length > 0) throw new Error(`unknown row(s) ${unknown.join(", ")}; rows: ${ROWS.map((r) => r.id).join(", ")}, memory`);
+  return ROWS.filter((row) => only.includes(row.id) || only.includes(row.label));
+}

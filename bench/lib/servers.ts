@@ -1,0 +1,89 @@
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, openSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BENCH_ROOT, freePort, spawnTracked, spawnTsx, stopChild, waitForPort } from "./child-processes.js";
+import type { ServerKind } from "./workload.js";
+
+/** MEMCACHED_BIN is the memcached binary the bench starts; override with the MEMCACHED_BIN variable. */
+export const MEMCACHED_BIN = process.env["MEMCACHED_BIN"] ?? "/usr/bin/memcached";
+
+/** SESSIOND_MAIN is sessiond's entry point, relative to the repository root. */
+export const SESSIOND_MAIN = "server/main.ts";
+
+/**
+ * CEILING_MEMCACHED_CONNECTIONS is memcache-client's maxConnections in the ceiling servers
+ * (BENCH_CEILING_MEMCACHED_CONNECTIONS, default 1, memcache-client's own default).
+ */
+export const CEILING_MEMCACHED_CONNECTIONS = Number(process.env["BENCH_CEILING_MEMCACHED_CONNECTIONS"] ?? 1);
+
+/** RunningProcess is a server process the bench started on a free loopback port. */
+export interface RunningProcess {
+  /** address is `127.0.0.1:port`. */
+  address: string;
+  port: number;
+  pid: number;
+  /** logFile holds the process's stdout and stderr (servers only). */
+  logFile?: string;
+  /** stop ends the process (SIGTERM, then SIGKILL after 5 s) and waits for it. */
+  stop(): Promise<void>;
+}
+
+function running(child: ChildProcess, port: number, logFile?: string): RunningProcess {
+  return { address: `127.0.0.1:${port}`, port, pid: child.pid ?? 0, logFile, stop: () => stopChild(child) };
+}
+
+/**
+ * startMemcached starts memcached on a free loopback port (TCP only, 512 MB, `threads` worker threads,
+ * default 2, 4096 connections) and resolves once a TCP connect succeeds. As root it runs as `nobody`
+ * (memcached refuses root without `-u`).
+ */
+export async function startMemcached(threads = 2): Promise<RunningProcess> {
+  const port = await freePort();
+  const args = ["-l", "127.0.0.1", "-p", String(port), "-U", "0", "-m", "512", "-t", String(threads), "-c", "4096"];
+  if (process.getuid?.() === 0) args.push("-u", "nobody");
+  const child = spawnTracked(MEMCACHED_BIN, args, { stdio: ["ignore", "ignore", "inherit"] });
+  await waitForPort(port, child);
+  return running(child, port);
+}
+
+/** ServerOptions tune how a server under test is started. */
+export interface ServerOptions {
+  /** workers is sessiond's `--workers N` (node cluster); omitted when 1. */
+  workers: number;
+}
+
+/**
+ * startServer starts one server under test as its own process on a free loopback port, pointed at
+ * `memcached`, and resolves once a TCP connect to its port succeeds. Output goes to a log file in the
+ * temp directory (sessiond logs JSON lines with pino). sessiond runs as `node --import tsx server/main.ts
+ * serve --listen ... --memcached ...` (not through npx, so that its pid is the server's own).
+ */
+export async function startServer(kind: ServerKind, memcached: string, options: ServerOptions): Promise<RunningProcess> {
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  const logDir = join(tmpdir(), "sessiond-bench");
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `${kind}-${port}.log`);
+  const log = openSync(logFile, "w");
+  const stdio = ["ignore", log, log] as const;
+  let child: ChildProcess;
+  if (kind === "sessiond") {
+    if (!existsSync(join(BENCH_ROOT, SESSIOND_MAIN))) throw new Error(`${SESSIOND_MAIN} does not exist yet`);
+    const args = ["serve", "--listen", listen, "--memcached", memcached];
+    if (options.workers > 1) args.push("--workers", String(options.workers));
+    child = spawnTsx(SESSIOND_MAIN, args, { stdio: [...stdio] });
+  } else if (kind === "express-session") {
+    child = spawnTsx("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], { stdio: [...stdio] });
+  } else {
+    const args = ["--kind", kind, "--listen", listen, "--memcached", memcached, "--memcached-connections", String(CEILING_MEMCACHED_CONNECTIONS)];
+    child = spawnTsx("bench/servers/ceiling-server.ts", args, { stdio: [...stdio] });
+  }
+  try {
+    await waitForPort(port, child, 60_000);
+  } catch (error) {
+    await stopChild(child);
+    throw new Error(`${kind} did not start (log: ${logFile}): ${(error as Error).message}`);
+  }
+  return running(child, port, logFile);
+}

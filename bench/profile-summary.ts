@@ -1,0 +1,73 @@
+/**
+ * profile-summary prints where a `.cpuprofile` (from `npx tsx bench/run.ts --cpu-prof <dir>`) spent its
+ * time: the top functions by self time, and self time grouped by where the code lives (a package under
+ * node_modules, node's internals, the repository's own folders, GC, idle).
+ * Usage: `npx tsx bench/profile-summary.ts <file.cpuprofile> [--top 25]`
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+/** Internal: the parts of V8's CPU profile format this summary reads. */
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** whereOf names the place a frame's code lives: a package, node's internals, or a repository folder. */
+export function whereOf(url: string, functionName: string): string {
+  if (!url) return functionName.startsWith("(") ? functionName : "(native)";
+  const packageMatch = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (packageMatch) return packageMatch[1] as string;
+  if (url.startsWith("node:")) return `node:${url.slice(5).split("/")[0]}`;
+  const repoMatch = /\/(server|bench|gen|client)\/([^/]+)/.exec(url);
+  return repoMatch ? `${repoMatch[1]}/${repoMatch[2]}` : url;
+}
+
+function summarize(file: string, top: number): string {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
+  const idle = [...selfUs].filter(([id]) => byId.get(id)?.callFrame.functionName === "(idle)").reduce((a, [, us]) => a + us, 0);
+  const busy = total - idle;
+  const byFunction = new Map<string, number>();
+  const byPlace = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)?.callFrame;
+    if (!frame || frame.functionName === "(idle)") continue;
+    const place = whereOf(frame.url, frame.functionName);
+    const name = `${frame.functionName || "(anonymous)"} ${place}:${frame.lineNumber + 1}`;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + us);
+    byPlace.set(place, (byPlace.get(place) ?? 0) + us);
+  }
+  const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
+  const rank = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return [
+    `${file}: ${(total / 1e6).toFixed(1)} s profiled, ${(busy / 1e6).toFixed(1)} s busy (${((100 * busy) / total).toFixed(0)}%); shares of busy time`,
+    "",
+    "self time by place:",
+    ...rank(byPlace).map(([place, us]) => `  ${pct(us)}  ${place}`),
+    "",
+    "self time by function:",
+    ...rank(byFunction).map(([name, us]) => `  ${pct(us)}  ${name}`),
+  ].join("\n");
+}
+
+function main(): void {
+  const { values, positionals } = parseArgs({ options: { top: { type: "string" } }, allowPositionals: true });
+  if (positionals.length === 0) {
+    process.stderr.write("usage: npx tsx bench/profile-summary.ts <file.cpuprofile>... [--top 25]\n");
+    process.exit(2);
+  }
+  for (const file of positionals) console.log(`${summarize(file, Number(values.top ?? 25))}\n`);
+}
+
+main();

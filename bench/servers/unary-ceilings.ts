@@ -1,0 +1,53 @@
+import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { StructSchema } from "@bufbuild/protobuf/wkt";
+import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
+import type { MemcacheClient } from "memcache-client";
+import { GetResponseSchema, SetResponseSchema } from "../../gen/sessiond/v1/session_service_pb.js";
+import type { GetRequest, SetRequest } from "../../gen/sessiond/v1/session_service_pb.js";
+
+/**
+ * echoCeiling is the `grpc-echo` ceiling: Get answers an empty GetResponse at once, Set answers an empty
+ * SetResponse (used only to seed). It is the cost of grpc-js's unary path alone.
+ */
+export function echoCeiling(): UntypedServiceImplementation {
+  const empty = create(GetResponseSchema);
+  return {
+    get: (_call: ServerUnaryCall<GetRequest, unknown>, callback: sendUnaryData<unknown>) => callback(null, empty),
+    set: (_call: ServerUnaryCall<SetRequest, unknown>, callback: sendUnaryData<unknown>) =>
+      callback(null, create(SetResponseSchema)),
+  };
+}
+
+/** Internal: the memcached key of a bench session in the ceiling servers. */
+export function ceilingKey(sessionId: string): string {
+  return `ceiling:${sessionId}`;
+}
+
+/**
+ * memcachedGetCeiling is the `grpc+memcached-get` ceiling: Get does one memcache-client `get` of the
+ * session's ~1 KB package (stored as protobuf Struct bytes) and answers it as GetResponse.data, so the
+ * wire carries what sessiond's Get carries. Set stores the Struct with one memcached `set`; the bench
+ * uses it only to seed the sessions.
+ */
+export function memcachedGetCeiling(memcached: MemcacheClient): UntypedServiceImplementation {
+  return {
+    get: (call: ServerUnaryCall<GetRequest, unknown>, callback: sendUnaryData<unknown>) => {
+      memcached.get<Buffer>(ceilingKey(call.request.sessionId)).then(
+        (found) => {
+          const data = found ? (toJson(StructSchema, fromBinary(StructSchema, found.value)) as JsonObject) : {};
+          callback(null, create(GetResponseSchema, { data }));
+        },
+        (error: Error) => callback({ code: status.UNAVAILABLE, details: error.message }),
+      );
+    },
+    set: (call: ServerUnaryCall<SetRequest, unknown>, callback: sendUnaryData<unknown>) => {
+      const bytes = Buffer.from(toBinary(StructSchema, fromJson(StructSchema, call.request.data ?? {})));
+      memcached.set(ceilingKey(call.request.sessionId), bytes).then(
+        () => callback(null, create(SetResponseSchema)),
+        (error: Error) => callback({ code: status.UNAVAILABLE, details: error.message }),
+      );
+    },
+  };
+}
