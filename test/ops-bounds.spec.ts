@@ -4,6 +4,7 @@ import { type ServiceError, status } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { loadConfig } from "../server/config.js";
 import { type Sessiond, createSessiond } from "../server/sessiond.js";
+import { startMemcached } from "./helpers/memcached.js";
 import { type SessionClient, connectSessionClient, spawnProcess } from "./helpers/ops-process.js";
 import { op } from "./helpers/sessiond.js";
 
@@ -80,6 +81,38 @@ describe("resource bounds", function () {
     expect((await first.send(op("commit"))).error).to.equal(undefined);
     expect((await third.send(op("begin", { namespace: ns, sessionId: "c" }))).result.case).to.equal("begin");
     await Promise.all([first.end(), second.end(), third.end()]);
+  });
+
+  it("refuses a session over --max-item-bytes with RESOURCE_EXHAUSTED, keeping what was stored", async () => {
+    await start(["--max-item-bytes", "8192"]);
+    await client!.call("set", { namespace: ns, sessionId: "big", package: "p", data: { small: "x".repeat(1000) } });
+
+    const err = (await client!
+      .call("set", { namespace: ns, sessionId: "big", package: "p", data: { large: "x".repeat(20_000) } })
+      .catch((e: ServiceError) => e)) as ServiceError;
+
+    expect(err.code).to.equal(status.RESOURCE_EXHAUSTED);
+    expect(Object.keys((await client!.call("get", { namespace: ns, sessionId: "big", package: "p" })).data ?? {})).to.deep.equal(["small"]);
+  });
+
+  it("answers UNAVAILABLE when memcached does not answer within --memcached-timeout", async () => {
+    const memcached = await startMemcached();
+    try {
+      await start(["--memcached", memcached.address, "--memcached-timeout", "300", "--health-interval", "3600"]);
+      await client!.call("get", { namespace: ns, sessionId: "s", package: "p" });
+      await memcached.pause(); // accepts connections, answers nothing: a hung server
+
+      const err = (await client!.call("get", { namespace: ns, sessionId: "s2", package: "p" }).catch((e: ServiceError) => e)) as ServiceError;
+
+      expect(err.code).to.equal(status.UNAVAILABLE);
+      expect(err.details).to.match(/unavailable/i);
+    } finally {
+      memcached.resume();
+      client?.close();
+      await sessiond?.stop("test over");
+      sessiond = undefined;
+      await memcached.stop();
+    }
   });
 
   it("notices a client that stopped answering through --keepalive and discards its transaction", async () => {
