@@ -44,7 +44,8 @@ export interface Transaction extends TransactionOps {
   /** transactionId resolves with the server's id for this transaction (for logs) once begin is answered. */
   transactionId(): Promise<string>;
   /**
-   * commit waits for every op's answer, then writes the session in one compare-and-swap. Throws
+   * commit writes the session in one compare-and-swap. It is sent at once, behind any unanswered ops, with
+   * only_if_no_errors: if one of them failed, the server writes nothing and commit throws that op's error. Throws
    * ConflictError when another writer committed first (nothing written), or the error that doomed the
    * transaction. On RESOURCE_EXHAUSTED (session too big) the transaction stays open: roll back or abort.
    */
@@ -144,14 +145,21 @@ export function createTransaction(stream: OpStream, namespace: string, sessionId
     async commit() {
       if (state !== "open") throw closedError("commit");
       state = "closing";
-      await settled();
       if (doomed !== undefined) {
         await send("abort", {}, false).catch(noop);
         close();
         throw doomed;
       }
+      // Pipelined: the commit goes out behind ops still unanswered. only_if_no_errors makes the server
+      // refuse it if any of them failed, so a failed write is never committed around.
+      const committing = send("commit", { onlyIfNoErrors: true }, false);
+      await settled();
+      if (doomed !== undefined) {
+        close();
+        throw doomed;
+      }
       try {
-        await send("commit", {}, false);
+        await committing;
       } catch (err) {
         if (err instanceof ClientError && err.code === status.RESOURCE_EXHAUSTED && doomed === undefined) {
           state = "open"; // the server keeps the transaction open: the caller may roll back or abort

@@ -100,6 +100,33 @@ describe("transaction streams", function () {
     expect(await read("pipelined")).to.deep.equal({ a: 2 });
   });
 
+  it("refuses a pipelined commit with only_if_no_errors when an op before it failed, writing nothing", async () => {
+    const tx = sessiond.stream();
+    const answers = await Promise.all([
+      tx.send(op("begin", { namespace: ns, sessionId: "doomed" })),
+      tx.send(op("set", { package: "p", data: { good: 1 } })),
+      tx.send(op("set", { package: "", data: { bad: 1 } })),
+      tx.send(op("commit", { onlyIfNoErrors: true })),
+    ]);
+    expect(answers[2]!.error?.code).to.equal(status.INVALID_ARGUMENT);
+    expect(answers[3]!.error?.code).to.equal(status.FAILED_PRECONDITION);
+    expect(answers[3]!.error?.message).to.match(/an op of this transaction failed \(set: package name is empty/);
+    // The transaction is gone: the stream may begin again.
+    expect((await tx.send(op("begin", { namespace: ns, sessionId: "doomed" }))).result.case).to.equal("begin");
+    await tx.end();
+    expect(await read("doomed")).to.deep.equal({});
+  });
+
+  it("commits the ops that succeeded when the caller saw the failure and commits anyway", async () => {
+    const tx = sessiond.stream();
+    await tx.send(op("begin", { namespace: ns, sessionId: "carried-on" }));
+    await tx.send(op("set", { package: "p", data: { good: 1 } }));
+    expect((await tx.send(op("set", { package: "", data: { bad: 1 } }))).error?.code).to.equal(status.INVALID_ARGUMENT);
+    expect((await tx.send(op("commit"))).result.case).to.equal("commit");
+    await tx.end();
+    expect(await read("carried-on")).to.deep.equal({ good: 1 });
+  });
+
   it("refuses a commit with ABORTED when another writer committed first, writing nothing", async () => {
     const first = sessiond.stream();
     await first.send(op("begin", { namespace: ns, sessionId: "contested" }));

@@ -30,6 +30,8 @@ export class Transaction {
   private sessionDeleted = false;
   private savepoints: SavedState[] = [];
   private closed = false;
+  // The first op of this transaction that failed, for commit's only_if_no_errors.
+  private firstFailure: string | undefined;
 
   constructor(
     private readonly repository: SessionRepository,
@@ -45,25 +47,30 @@ export class Transaction {
 
   /** get returns a package's data (only the listed keys that exist when keys are given); {} when absent. */
   get(pkg: string, keys: readonly string[]): JsonObject {
-    this.checkOpen();
-    checkName("package", pkg);
-    checkKeys(keys);
-    return pick(this.packages[pkg], keys);
+    return this.op("get", () => {
+      checkName("package", pkg);
+      checkKeys(keys);
+      return pick(this.packages[pkg], keys);
+    });
   }
 
   /** set merges data into a package, creating it. */
   set(pkg: string, data: JsonObject | undefined): void {
-    this.checkOpen();
-    checkName("package", pkg);
-    checkData(data);
-    // A new package object: the old one may be shared with a savepoint.
-    this.packages[pkg] = { ...this.packages[pkg], ...data };
-    this.dirty = true;
+    this.op("set", () => {
+      checkName("package", pkg);
+      checkData(data);
+      // A new package object: the old one may be shared with a savepoint.
+      this.packages[pkg] = { ...this.packages[pkg], ...data };
+      this.dirty = true;
+    });
   }
 
   /** delete removes keys (keys given), a package (no keys) or the whole session (package empty). */
   delete(pkg: string, keys: readonly string[]): void {
-    this.checkOpen();
+    this.op("delete", () => this.deleteNow(pkg, keys));
+  }
+
+  private deleteNow(pkg: string, keys: readonly string[]): void {
     if (pkg === "") {
       if (keys.length > 0) throw invalidArgument("keys given without a package: name the package they belong to");
       this.packages = copyPackages(undefined);
@@ -84,7 +91,10 @@ export class Transaction {
 
   /** savepoint records the current state and returns its id. */
   savepoint(): number {
-    this.checkOpen();
+    return this.op("savepoint", () => this.savepointNow());
+  }
+
+  private savepointNow(): number {
     lastSavepointId = (lastSavepointId % 0xffffffff) + 1;
     const { dirty, sessionDeleted } = this;
     this.savepoints.push({ id: lastSavepointId, packages: copyPackages(this.packages), dirty, sessionDeleted });
@@ -93,7 +103,10 @@ export class Transaction {
 
   /** rollback returns to a savepoint, which stays usable; savepoints taken after it become invalid. */
   rollback(savepointId: number): void {
-    this.checkOpen();
+    this.op("rollback", () => this.rollbackNow(savepointId));
+  }
+
+  private rollbackNow(savepointId: number): void {
     const at = this.savepoints.findIndex((s) => s.id === savepointId);
     const saved = this.savepoints[at];
     if (saved === undefined) {
@@ -113,9 +126,17 @@ export class Transaction {
    * ABORTED when the session changed in storage since begin (nothing written: run the transaction again).
    * RESOURCE_EXHAUSTED when the session would exceed the item size: nothing is written and the transaction
    * stays open, so the caller can roll back to a savepoint or abort.
+   * With onlyIfNoErrors, a transaction any of whose ops failed is discarded instead (FAILED_PRECONDITION):
+   * for clients that pipeline writes with the commit and cannot look at each answer first.
    */
-  async commit(): Promise<void> {
+  async commit(options: { onlyIfNoErrors?: boolean } = {}): Promise<void> {
     this.checkOpen();
+    if (options.onlyIfNoErrors && this.firstFailure !== undefined) {
+      this.closed = true;
+      throw failedPrecondition(
+        `commit refused: an op of this transaction failed (${this.firstFailure}); nothing was written and the transaction is discarded`,
+      );
+    }
     let written: boolean;
     try {
       if (!this.dirty) {
@@ -149,6 +170,17 @@ export class Transaction {
   /** discard drops the transaction whatever its state (stream ended, cancelled, deadline passed). */
   discard(): void {
     this.closed = true;
+  }
+
+  // op runs one op of an open transaction, remembering the first that fails.
+  private op<T>(name: string, run: () => T): T {
+    this.checkOpen();
+    try {
+      return run();
+    } catch (err) {
+      this.firstFailure ??= `${name}: ${(err as Error).message}`;
+      throw err;
+    }
   }
 
   private checkOpen(): void {

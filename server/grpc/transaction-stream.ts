@@ -134,7 +134,7 @@ export class TransactionStream {
         tx.rollback(op.value.savepointId);
         return RESULTS.rollback;
       case "commit":
-        await tx.commit();
+        await tx.commit({ onlyIfNoErrors: op.value.onlyIfNoErrors });
         return RESULTS.commit;
       case "abort":
         tx.abort();

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { sendUnaryData, ServerUnaryCall, UntypedHandleCall } from "@grpc/grpc-js";
+import { type sendUnaryData, type ServerUnaryCall, type UntypedHandleCall, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
   type CreateSessionRequest,
@@ -34,6 +34,12 @@ const EMPTY_INVALIDATE = create(InvalidateAllResponseSchema);
 export function createUnaryHandlers(core: SessionCore, logger: Logger): Record<string, UntypedHandleCall> {
   function unary<Req extends object, Res>(method: string, run: (req: Req) => Promise<Res>) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      // grpc-js runs a call whose deadline passed on the way; its caller has given up, so it must not write.
+      const deadline = call.getDeadline();
+      if (deadline !== Infinity && Number(deadline) <= Date.now()) {
+        callback(toServiceError({ code: status.DEADLINE_EXCEEDED, details: "the call's deadline passed before it ran" }));
+        return;
+      }
       const started = performance.now();
       run(call.request).then(
         (response) => {
