@@ -31,8 +31,11 @@ export interface SessionCore {
   invalidateAll(namespace: string): Promise<void>;
   /** rotateSession moves a session's data to a new random id, deletes the old one, returns the new id. */
   rotateSession(namespace: string, sessionId: string): Promise<string>;
-  /** begin opens a transaction on one session (reads it once: one memcached gets). */
-  begin(namespace: string, sessionId: string): Promise<Transaction>;
+  /**
+   * begin opens a transaction on one session (reads it once: one memcached gets). `nextSavepointId`
+   * numbers its savepoints (default: 1, 2, 3… for this transaction; a stream shares one across its transactions).
+   */
+  begin(namespace: string, sessionId: string, nextSavepointId?: () => number): Promise<Transaction>;
   /** ping checks that storage answers. */
   ping(): Promise<void>;
 }
@@ -142,9 +145,9 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
       return newId;
     },
 
-    async begin(namespace, sessionId) {
+    async begin(namespace, sessionId, nextSavepointId) {
       checkSession(namespace, sessionId);
-      return new Transaction(repository, await repository.read(namespace, sessionId));
+      return new Transaction(repository, await repository.read(namespace, sessionId), nextSavepointId);
     },
 
     ping: () => store.ping(),

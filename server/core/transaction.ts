@@ -12,8 +12,14 @@ interface SavedState {
   readonly sessionDeleted: boolean;
 }
 
-// Internal: savepoint ids are unique in the process, so an id from an earlier transaction is NOT_FOUND.
-let lastSavepointId = 0;
+/**
+ * SavepointIds hands out savepoint ids. A stream shares one among its transactions, so ids count 1, 2, 3…
+ * per stream and an id from an earlier transaction of the stream is NOT_FOUND rather than another savepoint.
+ */
+export function savepointIds(): () => number {
+  let last = 0;
+  return () => (last = (last % 0xffffffff) + 1);
+}
 
 /**
  * Transaction is one transaction on one session, with ZODB savepoint semantics: a savepoint can be
@@ -36,6 +42,7 @@ export class Transaction {
   constructor(
     private readonly repository: SessionRepository,
     private readonly stored: StoredSession,
+    private readonly nextSavepointId: () => number = savepointIds(),
   ) {
     this.packages = copyPackages(stored.record?.packages);
   }
@@ -95,10 +102,10 @@ export class Transaction {
   }
 
   private savepointNow(): number {
-    lastSavepointId = (lastSavepointId % 0xffffffff) + 1;
+    const id = this.nextSavepointId();
     const { dirty, sessionDeleted } = this;
-    this.savepoints.push({ id: lastSavepointId, packages: copyPackages(this.packages), dirty, sessionDeleted });
-    return lastSavepointId;
+    this.savepoints.push({ id, packages: copyPackages(this.packages), dirty, sessionDeleted });
+    return id;
   }
 
   /** rollback returns to a savepoint, which stays usable; savepoints taken after it become invalid. */

@@ -8,7 +8,7 @@ import {
 } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { SessionCore } from "../core/session-core.js";
 import { failedPrecondition, invalidArgument } from "../core/errors.js";
-import type { Transaction } from "../core/transaction.js";
+import { type Transaction, savepointIds } from "../core/transaction.js";
 import { type ErrorStatus, toErrorStatus, toServiceError } from "./status.js";
 import type { StreamRegistry } from "./stream-registry.js";
 
@@ -34,6 +34,8 @@ export class TransactionStream {
   private idleTimer: NodeJS.Timeout | undefined;
   // Whether this stream counts an open transaction in the registry.
   private holdsSlot = false;
+  // Savepoint ids count 1, 2, 3… per stream.
+  private readonly savepointIds = savepointIds();
 
   constructor(
     private readonly call: Call,
@@ -99,7 +101,7 @@ export class TransactionStream {
       this.registry.reserve();
       this.holdsSlot = true;
       try {
-        this.tx = await this.core.begin(op.value.namespace, op.value.sessionId);
+        this.tx = await this.core.begin(op.value.namespace, op.value.sessionId, this.savepointIds);
       } catch (err) {
         this.releaseSlot();
         throw err;
