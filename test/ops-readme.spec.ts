@@ -9,11 +9,10 @@ import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { REPO } from "./helpers/ops-process.js";
 import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 
-/** Command is one grpcurl command line of the README with its input: a heredoc, or lines typed by hand. */
+/** Command is one grpcurl command line of the README with its input (a heredoc). */
 interface Command {
   argv: string[];
   stdin: string[];
-  interactive: boolean;
 }
 
 // readmeCommands reads the grpcurl commands of the README's ops section, in order.
@@ -22,7 +21,7 @@ function readmeCommands(): Command[] {
   const ops = readme.slice(readme.indexOf("<!-- ops:start -->"), readme.indexOf("<!-- ops:end -->"));
   const blocks = [...ops.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1]!, lines: m[2]!.split("\n") }));
   const commands: Command[] = [];
-  for (const [i, block] of blocks.entries()) {
+  for (const block of blocks) {
     if (block.lang !== "sh") continue;
     for (let j = 0; j < block.lines.length; j++) {
       const line = block.lines[j]!.trim();
@@ -33,9 +32,7 @@ function readmeCommands(): Command[] {
       if (heredoc) {
         while (block.lines[++j]!.trim() !== "EOF") stdin.push(block.lines[j]!);
       }
-      const interactive = argv.includes("@") && !heredoc;
-      if (interactive) stdin.push(...blocks[i + 1]!.lines.filter((l) => l.trim() !== ""));
-      commands.push({ argv, stdin, interactive });
+      commands.push({ argv, stdin });
     }
   }
   return commands;
@@ -78,15 +75,7 @@ describe("the README's grpcurl walkthrough", function () {
       const { registry } = await resolveSymbol(reflection, verb!.split("/")[0]!);
       const method = findMethod(registry, verb!);
       const requests = data === "@" ? command.stdin.map((l) => JSON.parse(l) as JsonValue) : [JSON.parse(data ?? "{}") as JsonValue];
-      if (!command.interactive) return await invoke(sessiond.address, method, requests);
-      // Typed by hand: each line after the previous answer, rollback with the id savepoint answered.
-      let savepointId: JsonValue = null;
-      return await invoke(sessiond.address, method, requests.slice(0, 1), (answer, i) => {
-        const saved = (answer as JsonObject).savepoint as JsonObject | undefined;
-        if (saved) savepointId = saved.savepointId!;
-        const next = requests[i + 1] as JsonObject | undefined;
-        return next?.rollback ? { rollback: { savepoint_id: savepointId } } : next;
-      });
+      return await invoke(sessiond.address, method, requests);
     } finally {
       reflection.close();
     }
