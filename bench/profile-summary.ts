@@ -1,7 +1,8 @@
 /**
  * profile-summary prints where a `.cpuprofile` (from `npx tsx bench/run.ts --cpu-prof <dir>`) spent its
  * time: the top functions by self time, and self time grouped by where the code lives (a package under
- * node_modules, node's internals, the repository's own folders, GC, idle).
+ * node_modules, node's internals, the repository's own folders, GC, idle), and the inclusive time of
+ * the repository's own functions (time with the function anywhere on the stack).
  * Usage: `npx tsx bench/profile-summary.ts <file.cpuprofile> [--top 25]`
  */
 import { readFileSync } from "node:fs";
@@ -48,6 +49,7 @@ function summarize(file: string, top: number): string {
     byFunction.set(name, (byFunction.get(name) ?? 0) + us);
     byPlace.set(place, (byPlace.get(place) ?? 0) + us);
   }
+  const inclusive = inclusiveRepoTime(profile, byId);
   const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
   const rank = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]).slice(0, top);
   return [
@@ -58,7 +60,27 @@ function summarize(file: string, top: number): string {
     "",
     "self time by function:",
     ...rank(byFunction).map(([name, us]) => `  ${pct(us)}  ${name}`),
+    "",
+    "inclusive time of repository functions (server/, bench/, client/):",
+    ...rank(inclusive).map(([name, us]) => `  ${pct(us)}  ${name}`),
   ].join("\n");
+}
+
+/** Internal: for each repository function, the time of samples with it anywhere on the stack. */
+function inclusiveRepoTime(profile: CpuProfile, byId: Map<number, ProfileNode>): Map<string, number> {
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const out = new Map<string, number>();
+  profile.samples.forEach((leaf, i) => {
+    const seen = new Set<string>();
+    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
+      const frame = byId.get(id)?.callFrame;
+      if (!frame || !/\/(server|bench|client)\//.test(frame.url) || frame.url.includes("node_modules")) continue;
+      seen.add(`${frame.functionName || "(anonymous)"} ${whereOf(frame.url, frame.functionName)}:${frame.lineNumber + 1}`);
+    }
+    for (const name of seen) out.set(name, (out.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  return out;
 }
 
 function main(): void {

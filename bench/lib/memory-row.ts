@@ -17,7 +17,7 @@ export interface MemoryResult {
   connections: number;
   rssBeforeMb: number;
   rssAfterMb: number;
-  /** bytesPerStream is (RSS after - RSS before) / opened streams. */
+  /** bytesPerStream is (RSS after - RSS before) / open streams (those whose begin failed stay open too). */
   bytesPerStream: number;
   skipped?: string;
 }
@@ -77,7 +77,7 @@ export async function runMemoryRow(server: ServerKind, memcached: RunningProcess
       firstError: idle.firstError,
       rssBeforeMb: before / 2 ** 20,
       rssAfterMb: after / 2 ** 20,
-      bytesPerStream: idle.opened > 0 ? (after - before) / idle.opened : NaN,
+      bytesPerStream: idle.opened + idle.failed > 0 ? (after - before) / (idle.opened + idle.failed) : NaN,
     };
   } finally {
     await target.stop();

@@ -21,8 +21,15 @@ export interface PointResult {
   firstError?: string;
   /** serverCpuPct is the server's CPU (all its processes), in % of one core. */
   serverCpuPct: number;
+  /**
+   * serverCpuUsPerOp is the server's CPU time per completed operation, in microseconds: its cost per
+   * op, much less sensitive than ops/s to other work on the machine.
+   */
+  serverCpuUsPerOp: number;
   /** loadCpuPct is the load generators' summed CPU, in % of one core. */
   loadCpuPct: number;
+  /** loadCpuUsPerOp is the load generators' CPU time per completed operation, in microseconds. */
+  loadCpuUsPerOp: number;
   memcachedCpuPct: number;
   /** machineCpuPct is the whole machine's busy CPU (all processes and the kernel), in % of one core. */
   machineCpuPct: number;
@@ -122,7 +129,9 @@ async function measurePoint(
       errors: result.errors,
       firstError: result.firstError,
       serverCpuPct,
+      serverCpuUsPerOp: (serverCpuPct * 1e4) / (result.ops / seconds),
       loadCpuPct,
+      loadCpuUsPerOp: (loadCpuPct * 1e4) / (result.ops / seconds),
       memcachedCpuPct,
       machineCpuPct: machine.busyPct,
       otherCpuPct: Math.max(0, machine.busyPct - serverCpuPct - loadCpuPct - memcachedCpuPct - ownPct),
@@ -145,7 +154,7 @@ export async function runRow(row: RowSpec, memcached: RunningProcess, options: B
   const skipped = (why: string): PointResult[] =>
     concurrencies.map((concurrency) => ({
       row: row.id, label: row.label, concurrency, opsPerSec: NaN, p50Ms: NaN, p99Ms: NaN, conflicts: 0, errors: 0,
-      serverCpuPct: NaN, loadCpuPct: NaN, memcachedCpuPct: NaN, machineCpuPct: NaN, stealPct: NaN, otherCpuPct: NaN, serverPeakRssMb: NaN, loadProcesses: 0, skipped: why,
+      serverCpuPct: NaN, serverCpuUsPerOp: NaN, loadCpuPct: NaN, loadCpuUsPerOp: NaN, memcachedCpuPct: NaN, machineCpuPct: NaN, stealPct: NaN, otherCpuPct: NaN, serverPeakRssMb: NaN, loadProcesses: 0, skipped: why,
     }));
   let server: RunningProcess;
   try {

@@ -74,10 +74,11 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
     if (options.workers > 1) args.push("--workers", String(options.workers));
     child = spawnTsx(SESSIOND_MAIN, args, { stdio: [...stdio] });
   } else if (kind === "express-session") {
-    child = spawnTsx("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], { stdio: [...stdio] });
+    // The bench's own servers get an IPC channel: they exit when it closes, even if the bench was killed.
+    child = spawnTsx("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], { stdio: [...stdio, "ipc"] });
   } else {
     const args = ["--kind", kind, "--listen", listen, "--memcached", memcached, "--memcached-connections", String(CEILING_MEMCACHED_CONNECTIONS)];
-    child = spawnTsx("bench/servers/ceiling-server.ts", args, { stdio: [...stdio] });
+    child = spawnTsx("bench/servers/ceiling-server.ts", args, { stdio: [...stdio, "ipc"] });
   }
   try {
     await waitForPort(port, child, 60_000);

@@ -51,6 +51,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+  process.on("disconnect", shutdown); // the bench that started this process is gone
 }
 
 main().catch((error: unknown) => {

@@ -57,6 +57,7 @@ function main(): void {
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+  process.on("disconnect", shutdown); // the bench that started this process is gone
 }
 
 main();
