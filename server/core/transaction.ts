@@ -12,6 +12,10 @@ interface SavedState {
   readonly sessionDeleted: boolean;
 }
 
+// Internal: transaction ids are a random tag of this process and a counter (cheaper than random bytes each).
+const PROCESS_TAG = randomBytes(6).toString("base64url");
+let transactionCount = 0;
+
 /**
  * SavepointIds hands out savepoint ids. A stream shares one among its transactions, so ids count 1, 2, 3…
  * per stream and an id from an earlier transaction of the stream is NOT_FOUND rather than another savepoint.
@@ -29,8 +33,8 @@ export function savepointIds(): () => number {
  * After commit or abort the transaction is closed; every further op is FAILED_PRECONDITION.
  */
 export class Transaction {
-  /** id names the transaction in logs and in the begin response. */
-  readonly id = randomBytes(8).toString("hex");
+  /** id names the transaction in logs and in the begin response: unique per process and across processes. */
+  readonly id = `${PROCESS_TAG}-${(++transactionCount).toString(36)}`;
   private packages: Packages;
   private dirty = false;
   private sessionDeleted = false;

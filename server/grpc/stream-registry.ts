@@ -9,6 +9,7 @@ export class StreamRegistry {
   /** streams are the active Transaction streams. */
   readonly streams = new Set<TransactionStream>();
   private open = 0;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     /** maxOpenTransactions bounds open transactions in this process; 0 = no bound. */
@@ -16,6 +17,34 @@ export class StreamRegistry {
     /** idleTimeoutMs discards a transaction with no op for this long; 0 = never. */
     readonly idleTimeoutMs: number,
   ) {}
+
+  /**
+   * add records an active stream. While streams are active, one unref'd timer sweeps them every quarter of
+   * the idle timeout (at most every second) and ends those whose open transaction has been idle too long:
+   * one timer for all streams, none re-armed per op.
+   */
+  add(stream: TransactionStream): void {
+    this.streams.add(stream);
+    if (this.sweeper !== undefined || this.idleTimeoutMs <= 0) return;
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.idleTimeoutMs / 4));
+    this.sweeper.unref();
+  }
+
+  /** delete forgets a stream that ended. */
+  delete(stream: TransactionStream): void {
+    this.streams.delete(stream);
+    if (this.streams.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  private sweep(): void {
+    const idleBefore = Date.now() - this.idleTimeoutMs;
+    for (const stream of [...this.streams]) {
+      if (stream.hasOpenTransaction && stream.idleSinceMs <= idleBefore) stream.closeIdle(this.idleTimeoutMs);
+    }
+  }
 
   /** openTransactions is how many transactions are open now. */
   get openTransactions(): number {

@@ -31,7 +31,8 @@ export class TransactionStream {
   private halfClosed = false;
   // grpc-js fires 'cancelled' after normal completion too: `finished` is our own record of the end.
   private finished = false;
-  private idleTimer: NodeJS.Timeout | undefined;
+  /** idleSinceMs is when the open transaction last had an op (the registry's idle sweep reads it). */
+  idleSinceMs = 0;
   // Whether this stream counts an open transaction in the registry.
   private holdsSlot = false;
   // Savepoint ids count 1, 2, 3… per stream.
@@ -43,7 +44,7 @@ export class TransactionStream {
     private readonly registry: StreamRegistry,
     private readonly logger: Logger,
   ) {
-    registry.streams.add(this);
+    registry.add(this);
     call.on("data", (req: TransactionRequest) => {
       this.queue.push(req);
       if (this.queue.length >= HIGH_WATER) call.pause();
@@ -82,13 +83,14 @@ export class TransactionStream {
   }
 
   private async run(req: TransactionRequest): Promise<TransactionResponse> {
+    this.idleSinceMs = Date.now(); // an op under way is not idleness
     try {
       const result = await this.op(req.op);
-      this.armIdleTimer();
+      this.idleSinceMs = Date.now();
       return create(TransactionResponseSchema, { result });
     } catch (err) {
       const s = toErrorStatus(err, this.logger, { method: "Transaction", op: req.op.case, transaction: this.tx?.id });
-      this.armIdleTimer();
+      this.idleSinceMs = Date.now();
       return create(TransactionResponseSchema, { error: { code: s.code, message: s.details } });
     }
   }
@@ -144,17 +146,18 @@ export class TransactionStream {
     }
   }
 
-  private armIdleTimer(): void {
-    clearTimeout(this.idleTimer);
-    if (!this.tx?.isOpen || this.registry.idleTimeoutMs <= 0) return;
-    this.idleTimer = setTimeout(() => {
-      this.logger.info({ transaction: this.tx?.id, idleMs: this.registry.idleTimeoutMs }, "idle transaction discarded");
-      this.close({
-        code: status.DEADLINE_EXCEEDED,
-        details: `transaction idle for over ${this.registry.idleTimeoutMs} ms: discarded (nothing written); raise --idle-timeout or send ops sooner`,
-      });
-    }, this.registry.idleTimeoutMs);
-    this.idleTimer.unref();
+  /** hasOpenTransaction is true while a transaction is open on this stream. */
+  get hasOpenTransaction(): boolean {
+    return this.tx?.isOpen === true;
+  }
+
+  /** closeIdle ends the stream because its open transaction had no op for idleMs (the registry's sweep). */
+  closeIdle(idleMs: number): void {
+    this.logger.info({ transaction: this.tx?.id, idleMs }, "idle transaction discarded");
+    this.close({
+      code: status.DEADLINE_EXCEEDED,
+      details: `transaction idle for over ${idleMs} ms: discarded (nothing written); raise --idle-timeout or send ops sooner`,
+    });
   }
 
   private releaseSlot(): void {
@@ -166,8 +169,7 @@ export class TransactionStream {
   private finish(reason: string): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.idleTimer);
-    this.registry.streams.delete(this);
+    this.registry.delete(this);
     this.releaseSlot();
     if (this.tx?.isOpen) {
       this.tx.discard();

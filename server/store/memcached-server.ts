@@ -2,6 +2,7 @@ import { MemcacheClient } from "memcache-client";
 import type { MultiCasRetrievalResponse } from "memcache-client";
 import { StoreUnavailableError } from "./store.js";
 import type { Store, Versioned } from "./store.js";
+import { createGetBatcher } from "./get-batcher.js";
 import { checkLifetimeSeconds, checkStoreKey, checkValue } from "./store-arguments.js";
 
 /** StoreLogger receives memcache-client's warnings and errors (e.g. a malformed reply), prefixed by server. */
@@ -75,6 +76,8 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     return found;
   }
 
+  const batcher = createGetBatcher(getMany);
+
   function write(key: string, value: Uint8Array, lifetimeSeconds: number): { data: Buffer; lifetime: number } {
     checkStoreKey(key);
     checkValue(value);
@@ -84,9 +87,7 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
   }
 
   return {
-    async get(key) {
-      return (await getMany([key])).get(key);
-    },
+    get: (key) => batcher.get(key),
     getMany,
     async cas(key, value, version, lifetimeSeconds) {
       const { data, lifetime } = write(key, value, lifetimeSeconds);
