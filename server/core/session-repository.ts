@@ -27,6 +27,8 @@ export interface StoredSession {
  */
 export class SessionRepository {
   readonly maxRecordBytes: number;
+  // Each namespace's settings, resolved once (options do not change after start).
+  private readonly settings = new Map<string, NamespaceSettings>();
 
   constructor(
     private readonly store: Store,
@@ -55,7 +57,8 @@ export class SessionRepository {
     bytes: Uint8Array | undefined,
     version: string | undefined,
   ): StoredSession {
-    const settings = namespaceSettings(this.options, namespace);
+    let settings = this.settings.get(namespace);
+    if (settings === undefined) this.settings.set(namespace, (settings = namespaceSettings(this.options, namespace)));
     let record: SessionRecord | undefined;
     if (bytes !== undefined) {
       const decoded = decodeRecord(bytes, key);
