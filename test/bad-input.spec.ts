@@ -2,8 +2,8 @@
 // sessions are untouched.
 import { expect } from "chai";
 import { status } from "@grpc/grpc-js";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type RunningSessiond, op, startSessiond } from "./helpers/sessiond.js";
+import { op, startSessiond } from "./helpers/sessiond.js";
+import { useSessiond } from "./helpers/fixture.js";
 
 const ns = "MemCacheSession";
 
@@ -18,19 +18,10 @@ async function rejection(promise: Promise<unknown>): Promise<{ code: number; det
 
 describe("bad input", function () {
   this.timeout(20_000);
-  let memcached: MemcachedProcess;
-  let sessiond: RunningSessiond;
+  const env = useSessiond({ memcached: { args: ["-I", "1m"] }, core: { maxItemBytes: 64 * 1024 } });
 
   before(async () => {
-    memcached = await startMemcached({ args: ["-I", "1m"] });
-    sessiond = await startSessiond({ memcached: [memcached.address], core: { maxItemBytes: 64 * 1024 } });
-    await sessiond.call("set", { namespace: ns, sessionId: "bystander", package: "p", data: { safe: true } });
-  });
-  after(async () => {
-    // Whatever came before, the bystander session is intact and the server still answers.
-    expect((await sessiond.call("get", { namespace: ns, sessionId: "bystander", package: "p" })).data).to.deep.equal({ safe: true });
-    await sessiond?.stop();
-    await memcached?.stop();
+    await env.sessiond.call("set", { namespace: ns, sessionId: "bystander", package: "p", data: { safe: true } });
   });
 
   const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -49,7 +40,7 @@ describe("bad input", function () {
   for (const [what, fields, message] of invalid) {
     it(`refuses ${what} with INVALID_ARGUMENT`, async () => {
       const err = await rejection(
-        sessiond.call("get", { namespace: ns, sessionId: "u1", package: "p", ...fields } as never),
+        env.sessiond.call("get", { namespace: ns, sessionId: "u1", package: "p", ...fields } as never),
       );
       expect(err.code).to.equal(status.INVALID_ARGUMENT);
       expect(err.details).to.match(message);
@@ -58,65 +49,65 @@ describe("bad input", function () {
 
   it("accepts 256-character names and any UTF-8 in package and key names", async () => {
     const pkg = "ü".repeat(256);
-    await sessiond.call("set", { namespace: ns, sessionId: "s".repeat(256), package: pkg, data: { "键 🔑": 1 } });
-    expect((await sessiond.call("get", { namespace: ns, sessionId: "s".repeat(256), package: pkg })).data).to.deep.equal({ "键 🔑": 1 });
+    await env.sessiond.call("set", { namespace: ns, sessionId: "s".repeat(256), package: pkg, data: { "键 🔑": 1 } });
+    expect((await env.sessiond.call("get", { namespace: ns, sessionId: "s".repeat(256), package: pkg })).data).to.deep.equal({ "键 🔑": 1 });
   });
 
   it("keeps a package named __proto__ as an ordinary package", async () => {
     const data = JSON.parse('{"__proto__": {"polluted": true}, "plain": 1}');
-    await sessiond.call("set", { namespace: ns, sessionId: "proto", package: "__proto__", data });
-    await sessiond.call("set", { namespace: ns, sessionId: "proto", package: "__proto__", data: { more: 2 } });
-    const read = (await sessiond.call("get", { namespace: ns, sessionId: "proto", package: "__proto__" })).data ?? {};
+    await env.sessiond.call("set", { namespace: ns, sessionId: "proto", package: "__proto__", data });
+    await env.sessiond.call("set", { namespace: ns, sessionId: "proto", package: "__proto__", data: { more: 2 } });
+    const read = (await env.sessiond.call("get", { namespace: ns, sessionId: "proto", package: "__proto__" })).data ?? {};
     expect(Object.keys(read).sort()).to.deep.equal(["__proto__", "more", "plain"]);
     expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
-    const listed = await sessiond.call("listSessions", { namespace: ns });
+    const listed = await env.sessiond.call("listSessions", { namespace: ns });
     expect(listed.sessions.find((s) => s.sessionId === "proto")?.packages).to.deep.equal(["__proto__"]);
   });
 
   it("refuses a key with a control character in Set and Get", async () => {
-    const set = await rejection(sessiond.call("set", { namespace: ns, sessionId: "u1", package: "p", data: { "a\nb": 1 } }));
+    const set = await rejection(env.sessiond.call("set", { namespace: ns, sessionId: "u1", package: "p", data: { "a\nb": 1 } }));
     expect(set.code).to.equal(status.INVALID_ARGUMENT);
     expect(set.details).to.match(/key name "a\\nb" contains a control character/);
-    const get = await rejection(sessiond.call("get", { namespace: ns, sessionId: "u1", package: "p", keys: [""] }));
+    const get = await rejection(env.sessiond.call("get", { namespace: ns, sessionId: "u1", package: "p", keys: [""] }));
     expect(get.code).to.equal(status.INVALID_ARGUMENT);
   });
 
   it("refuses numbers JSON cannot carry and values nested too deeply", async () => {
-    const nan = await rejection(sessiond.call("set", { namespace: ns, sessionId: "u1", package: "p", data: { a: Number.NaN } }));
+    const nan = await rejection(env.sessiond.call("set", { namespace: ns, sessionId: "u1", package: "p", data: { a: Number.NaN } }));
     expect(nan.code).to.equal(status.INVALID_ARGUMENT);
     expect(nan.details).to.match(/value of key "a" is NaN: JSON numbers must be finite/);
     let deep: unknown = 1;
     for (let i = 0; i < 40; i++) deep = [deep];
-    const nested = await rejection(sessiond.call("set", { namespace: ns, sessionId: "u1", package: "p", data: { deep } as never }));
+    const nested = await rejection(env.sessiond.call("set", { namespace: ns, sessionId: "u1", package: "p", data: { deep } as never }));
     expect(nested.code).to.equal(status.INVALID_ARGUMENT);
     expect(nested.details).to.match(/nests deeper than 32 levels/);
   });
 
   it("refuses keys given without a package in Delete", async () => {
-    const err = await rejection(sessiond.call("delete", { namespace: ns, sessionId: "bystander", keys: ["safe"] }));
+    const err = await rejection(env.sessiond.call("delete", { namespace: ns, sessionId: "bystander", keys: ["safe"] }));
     expect(err.code).to.equal(status.INVALID_ARGUMENT);
     expect(err.details).to.match(/keys given without a package/);
   });
 
   it("refuses a bad page size and a forged page token", async () => {
-    expect((await rejection(sessiond.call("listSessions", { namespace: ns, pageSize: -1 }))).code).to.equal(status.INVALID_ARGUMENT);
-    expect((await rejection(sessiond.call("listSessions", { namespace: ns, pageSize: 5000 }))).code).to.equal(status.INVALID_ARGUMENT);
-    const forged = await rejection(sessiond.call("listSessions", { namespace: ns, pageToken: "not a token" }));
+    expect((await rejection(env.sessiond.call("listSessions", { namespace: ns, pageSize: -1 }))).code).to.equal(status.INVALID_ARGUMENT);
+    expect((await rejection(env.sessiond.call("listSessions", { namespace: ns, pageSize: 5000 }))).code).to.equal(status.INVALID_ARGUMENT);
+    const forged = await rejection(env.sessiond.call("listSessions", { namespace: ns, pageToken: "not a token" }));
     expect(forged.code).to.equal(status.INVALID_ARGUMENT);
     expect(forged.details).to.match(/page_token is invalid/);
   });
 
   it("refuses a Set that would make the session larger than the item limit, writing nothing", async () => {
     const big = "x".repeat(70 * 1024);
-    const err = await rejection(sessiond.call("set", { namespace: ns, sessionId: "big", package: "p", data: { big } }));
+    const err = await rejection(env.sessiond.call("set", { namespace: ns, sessionId: "big", package: "p", data: { big } }));
     expect(err.code).to.equal(status.RESOURCE_EXHAUSTED);
     expect(err.details).to.match(/over the limit of \d+ bytes/);
-    expect((await sessiond.call("get", { namespace: ns, sessionId: "big", package: "p" })).data).to.deep.equal({});
+    expect((await env.sessiond.call("get", { namespace: ns, sessionId: "big", package: "p" })).data).to.deep.equal({});
   });
 
   describe("on a transaction stream", () => {
     it("answers each bad op with its code and keeps the stream open", async () => {
-      const tx = sessiond.stream();
+      const tx = env.sessiond.stream();
       // An op before begin.
       expect((await tx.send(op("get", { package: "p" }))).error?.code).to.equal(status.FAILED_PRECONDITION);
       expect((await tx.send(op("commit"))).error?.message).to.match(/send begin first/);
@@ -149,11 +140,11 @@ describe("bad input", function () {
       expect((await tx.send(op("rollback", { savepointId: first.savepointId }))).error?.code).to.equal(status.NOT_FOUND);
       expect((await tx.send(op("abort"))).result.case).to.equal("abort");
       expect((await tx.end()).code).to.equal(status.OK);
-      expect((await sessiond.call("get", { namespace: ns, sessionId: "tx-bad", package: "p" })).data).to.deep.equal({ ok: true });
+      expect((await env.sessiond.call("get", { namespace: ns, sessionId: "tx-bad", package: "p" })).data).to.deep.equal({ ok: true });
     });
 
     it("refuses a request with no op", async () => {
-      const tx = sessiond.stream();
+      const tx = env.sessiond.stream();
       const empty = await tx.send(undefined as never);
       expect(empty.error?.code).to.equal(status.INVALID_ARGUMENT);
       expect(empty.error?.message).to.match(/no op/);
@@ -161,7 +152,7 @@ describe("bad input", function () {
     });
 
     it("refuses a too-large commit with RESOURCE_EXHAUSTED and lets the caller roll back and commit", async () => {
-      const tx = sessiond.stream();
+      const tx = env.sessiond.stream();
       await tx.send(op("begin", { namespace: ns, sessionId: "tx-big" }));
       await tx.send(op("set", { package: "p", data: { small: 1 } }));
       const sp = (await tx.send(op("savepoint"))).result.value as { savepointId: number };
@@ -171,7 +162,14 @@ describe("bad input", function () {
       await tx.send(op("rollback", { savepointId: sp.savepointId }));
       expect((await tx.send(op("commit"))).result.case).to.equal("commit");
       await tx.end();
-      expect((await sessiond.call("get", { namespace: ns, sessionId: "tx-big", package: "p" })).data).to.deep.equal({ small: 1 });
+      expect((await env.sessiond.call("get", { namespace: ns, sessionId: "tx-big", package: "p" })).data).to.deep.equal({ small: 1 });
+    });
+  });
+
+  // Mocha runs nested suites after the tests above: this comes last.
+  describe("afterwards", () => {
+    it("still serves, and the bystander session is intact", async () => {
+      expect((await env.sessiond.call("get", { namespace: ns, sessionId: "bystander", package: "p" })).data).to.deep.equal({ safe: true });
     });
   });
 });

@@ -1,33 +1,26 @@
 // The lovely.session doctest (../shared/seed/lovely.session.txt), step by step, over plain gRPC against a
 // real memcached. Each step quotes the doctest line it mirrors.
 import { expect } from "chai";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type RunningSessiond, op, startSessiond } from "./helpers/sessiond.js";
+import { op, startSessiond } from "./helpers/sessiond.js";
+import { useSessiond } from "./helpers/fixture.js";
 
 const ns = "MemCacheSession";
 const id = "mySessionId";
 
 describe("the lovely.session scenario over gRPC", function () {
   this.timeout(20_000);
-  let memcached: MemcachedProcess;
-  let sessiond: RunningSessiond;
+  const env = useSessiond();
 
   before(async () => {
-    memcached = await startMemcached();
-    sessiond = await startSessiond({ memcached: [memcached.address] });
     // >>> util.invalidateAll()
-    await sessiond.call("invalidateAll", { namespace: ns });
-  });
-  after(async () => {
-    await sessiond?.stop();
-    await memcached?.stop();
+    await env.sessiond.call("invalidateAll", { namespace: ns });
   });
 
   describe("timeout behaviour", () => {
     it("empties a session once its namespace's timeout has passed", async () => {
       // >>> timeoutSessionData.timeout=1 (a container whose namespace times out after 1 s)
       const short = await startSessiond({
-        memcached: [memcached.address],
+        memcached: [env.memcached.address],
         core: { namespaces: { [ns]: { timeoutSeconds: 1, resolutionSeconds: 0 } } },
       });
       try {
@@ -52,10 +45,10 @@ describe("the lovely.session scenario over gRPC", function () {
 
   describe("normal access, transactions and savepoints", () => {
     // A new container, as the doctest makes one: the timeout section's container had another timeout.
-    before(() => sessiond.call("invalidateAll", { namespace: ns }));
+    before(() => env.sessiond.call("invalidateAll", { namespace: ns }));
 
     it("keeps data written in a transaction only once it is committed", async () => {
-      const tx = sessiond.stream();
+      const tx = env.sessiond.stream();
       // >>> session = sessionData['mySessionId']; data = session['myData']
       expect((await tx.send(op("begin", { namespace: ns, sessionId: id }))).result.case).to.equal("begin");
       expect((await tx.send(op("get", { package: "myData" }))).result.value).to.deep.include({ data: {} });
@@ -63,7 +56,7 @@ describe("the lovely.session scenario over gRPC", function () {
       expect((await tx.send(op("set", { package: "myData", data: { info: "stored in memcache" } }))).result.case).to.equal("set");
       expect((await tx.send(op("get", { package: "myData" }))).result.value).to.deep.include({ data: { info: "stored in memcache" } });
       // Not committed yet: another reader does not see it.
-      expect((await sessiond.call("get", { namespace: ns, sessionId: id, package: "myData" })).data).to.deep.equal({});
+      expect((await env.sessiond.call("get", { namespace: ns, sessionId: id, package: "myData" })).data).to.deep.equal({});
       // >>> transaction.commit()
       const committed = await tx.send(op("commit"));
       expect(committed.error).to.equal(undefined);
@@ -71,21 +64,21 @@ describe("the lovely.session scenario over gRPC", function () {
       await tx.end();
 
       // >>> session['myData'] is read back from memcache
-      expect((await sessiond.call("get", { namespace: ns, sessionId: id, package: "myData" })).data).to.deep.equal({
+      expect((await env.sessiond.call("get", { namespace: ns, sessionId: id, package: "myData" })).data).to.deep.equal({
         info: "stored in memcache",
       });
     });
 
     it("lists the session, as items() does", async () => {
       // >>> sessionData.items() -> [('mySessionId', )]
-      const listed = await sessiond.call("listSessions", { namespace: ns });
+      const listed = await env.sessiond.call("listSessions", { namespace: ns });
       expect(listed.sessions.map((s) => s.sessionId)).to.deep.equal([id]);
       expect(listed.sessions[0]!.packages).to.include("myData");
       expect(listed.nextPageToken).to.equal("");
     });
 
     it("rolls back to one savepoint twice and commits what was kept", async () => {
-      const tx = sessiond.stream();
+      const tx = env.sessiond.stream();
       await tx.send(op("begin", { namespace: ns, sessionId: id }));
       // >>> data['info'] = 'we want to keep this'
       await tx.send(op("set", { package: "myData", data: { info: "we want to keep this" } }));
@@ -116,12 +109,12 @@ describe("the lovely.session scenario over gRPC", function () {
       await tx.end();
 
       // >>> session['myData'] -> {'info': 'we want to keep this'}, and no newinfo
-      expect((await sessiond.call("get", { namespace: ns, sessionId: id, package: "myData" })).data).to.deep.equal({
+      expect((await env.sessiond.call("get", { namespace: ns, sessionId: id, package: "myData" })).data).to.deep.equal({
         info: "we want to keep this",
       });
       // >>> session['myNewData'] is empty
-      expect((await sessiond.call("get", { namespace: ns, sessionId: id, package: "myNewData" })).data).to.deep.equal({});
-      const listed = await sessiond.call("listSessions", { namespace: ns });
+      expect((await env.sessiond.call("get", { namespace: ns, sessionId: id, package: "myNewData" })).data).to.deep.equal({});
+      const listed = await env.sessiond.call("listSessions", { namespace: ns });
       expect(listed.sessions[0]!.packages).to.deep.equal(["myData"]);
     });
   });

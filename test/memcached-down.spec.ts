@@ -1,8 +1,8 @@
 // When memcached is down, calls fail fast with UNAVAILABLE; when it returns, they work again, no restart.
 import { expect } from "chai";
 import { status } from "@grpc/grpc-js";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type RunningSessiond, op, startSessiond } from "./helpers/sessiond.js";
+import { op, startSessiond } from "./helpers/sessiond.js";
+import { useSessiond } from "./helpers/fixture.js";
 
 const ns = "Outage";
 
@@ -18,50 +18,43 @@ async function failure(promise: Promise<unknown>): Promise<{ code: number; detai
 
 describe("memcached down and back", function () {
   this.timeout(30_000);
-  let memcached: MemcachedProcess;
-  let sessiond: RunningSessiond;
+  const env = useSessiond();
 
   before(async () => {
-    memcached = await startMemcached();
-    sessiond = await startSessiond({ memcached: [memcached.address] });
-    await sessiond.call("set", { namespace: ns, sessionId: "u", package: "p", data: { v: 1 } });
-  });
-  after(async () => {
-    await sessiond?.stop();
-    await memcached?.stop();
+    await env.sessiond.call("set", { namespace: ns, sessionId: "u", package: "p", data: { v: 1 } });
   });
 
   it("answers UNAVAILABLE within a bounded time while memcached is stopped", async () => {
-    await memcached.stop();
+    await env.memcached.stop();
     // Past the namespace generation cache (1 s), so calls really need memcached.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     for (const call of [
-      () => sessiond.call("get", { namespace: ns, sessionId: "u", package: "p" }),
-      () => sessiond.call("set", { namespace: ns, sessionId: "u", package: "p", data: { v: 2 } }),
-      () => sessiond.call("listSessions", { namespace: ns }),
-      () => sessiond.call("createSession", { namespace: ns }),
+      () => env.sessiond.call("get", { namespace: ns, sessionId: "u", package: "p" }),
+      () => env.sessiond.call("set", { namespace: ns, sessionId: "u", package: "p", data: { v: 2 } }),
+      () => env.sessiond.call("listSessions", { namespace: ns }),
+      () => env.sessiond.call("createSession", { namespace: ns }),
     ]) {
       const err = await failure(call());
       expect(err.code, err.details).to.equal(status.UNAVAILABLE);
       expect(err.details).to.match(/session storage is unavailable/);
       expect(err.ms).to.be.below(5000);
     }
-    const tx = sessiond.stream();
+    const tx = env.sessiond.stream();
     const begin = await tx.send(op("begin", { namespace: ns, sessionId: "u" }));
     expect(begin.error?.code).to.equal(status.UNAVAILABLE);
     await tx.end();
   });
 
   it("answers UNAVAILABLE when memcached hangs, bounded by the command timeout", async () => {
-    await memcached.restart();
-    await sessiond.call("set", { namespace: ns, sessionId: "u", package: "p", data: { v: 3 } });
-    await memcached.pause();
+    await env.memcached.restart();
+    await env.sessiond.call("set", { namespace: ns, sessionId: "u", package: "p", data: { v: 3 } });
+    await env.memcached.pause();
     try {
-      const err = await failure(sessiond.call("get", { namespace: ns, sessionId: "u", package: "p" }));
+      const err = await failure(env.sessiond.call("get", { namespace: ns, sessionId: "u", package: "p" }));
       expect(err.code, err.details).to.equal(status.UNAVAILABLE);
       expect(err.ms).to.be.below(5000);
     } finally {
-      memcached.resume();
+      env.memcached.resume();
     }
   });
 
@@ -70,8 +63,8 @@ describe("memcached down and back", function () {
     // The first call after the outage may still meet the old connection; a few tries are allowed.
     for (let attempt = 0; attempt < 20; attempt++) {
       try {
-        await sessiond.call("set", { namespace: ns, sessionId: "u", package: "p", data: { v: 4 } });
-        data = (await sessiond.call("get", { namespace: ns, sessionId: "u", package: "p" })).data;
+        await env.sessiond.call("set", { namespace: ns, sessionId: "u", package: "p", data: { v: 4 } });
+        data = (await env.sessiond.call("get", { namespace: ns, sessionId: "u", package: "p" })).data;
         break;
       } catch {
         await new Promise((resolve) => setTimeout(resolve, 100));

@@ -2,8 +2,7 @@
 // hash of the id) and stays under memcached's 250-byte limit.
 import { expect } from "chai";
 import { connect } from "node:net";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
+import { useSessiond } from "./helpers/fixture.js";
 
 /** dumpKeys lists every key memcached holds (lru_crawler metadump), URL-decoded. */
 function dumpKeys(port: number): Promise<string[]> {
@@ -24,24 +23,15 @@ function dumpKeys(port: number): Promise<string[]> {
 
 describe("memcached keys", function () {
   this.timeout(20_000);
-  let memcached: MemcachedProcess;
-  let sessiond: RunningSessiond;
+  const env = useSessiond();
 
-  before(async () => {
-    memcached = await startMemcached();
-    sessiond = await startSessiond({ memcached: [memcached.address] });
-  });
-  after(async () => {
-    await sessiond?.stop();
-    await memcached?.stop();
-  });
 
   it("are derived from hashes, whatever the session id looks like", async () => {
     const ids = ["plain", "with:colons:and/slashes", "%00%0d%0a", "x".repeat(256), "get_ready_to_flush_all"];
     for (const sessionId of ids) {
-      await sessiond.call("set", { namespace: "Keys.test-1", sessionId, package: "p", data: { v: 1 } });
+      await env.sessiond.call("set", { namespace: "Keys.test-1", sessionId, package: "p", data: { v: 1 } });
     }
-    const keys = await dumpKeys(memcached.port);
+    const keys = await dumpKeys(env.memcached.port);
     expect(keys.length).to.be.at.least(ids.length + 1);
     for (const key of keys) {
       expect(key).to.match(/^sd1:Keys\.test-1:(gen|[0-9a-f]{16}:(s:[A-Za-z0-9_-]{43}|i:\d+))$/);

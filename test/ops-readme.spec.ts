@@ -5,9 +5,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { connectReflection, findMethod, invoke, resolveSymbol } from "./helpers/ops-grpcurl.js";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { REPO } from "./helpers/ops-process.js";
-import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
+import { useSessiond } from "./helpers/fixture.js";
 
 /** Command is one grpcurl command line of the README with its input (a heredoc). */
 interface Command {
@@ -45,18 +44,8 @@ function words(line: string): string[] {
 
 describe("the README's grpcurl walkthrough", function () {
   this.timeout(30_000);
-  let memcached: MemcachedProcess;
-  let sessiond: RunningSessiond;
+  const env = useSessiond();
   const commands = readmeCommands();
-
-  before(async () => {
-    memcached = await startMemcached();
-    sessiond = await startSessiond({ memcached: [memcached.address] });
-  });
-  after(async () => {
-    await sessiond?.stop();
-    await memcached?.stop();
-  });
 
   // grpcurl runs one README command as grpcurl would, against the test server instead of localhost:50051.
   async function grpcurl(command: Command): Promise<JsonValue[] | string[]> {
@@ -64,7 +53,7 @@ describe("the README's grpcurl walkthrough", function () {
     const data = args.includes("-d") ? args.splice(args.indexOf("-d"), 2)[1] : undefined;
     const [address, verb, symbol] = args;
     expect(address).to.equal("localhost:50051");
-    const reflection = connectReflection(sessiond.address, "v1");
+    const reflection = connectReflection(env.sessiond.address, "v1");
     try {
       if (verb === "list") return await reflection.listServices();
       if (verb === "describe") {
@@ -75,7 +64,7 @@ describe("the README's grpcurl walkthrough", function () {
       const { registry } = await resolveSymbol(reflection, verb!.split("/")[0]!);
       const method = findMethod(registry, verb!);
       const requests = data === "@" ? command.stdin.map((l) => JSON.parse(l) as JsonValue) : [JSON.parse(data ?? "{}") as JsonValue];
-      return await invoke(sessiond.address, method, requests);
+      return await invoke(env.sessiond.address, method, requests);
     } finally {
       reflection.close();
     }
@@ -111,9 +100,9 @@ describe("the README's grpcurl walkthrough", function () {
 
     expect(of("CreateSession")[0]![0]!.sessionId).to.be.a("string");
     const rotated = of("RotateSession")[0]![0]!.sessionId as string;
-    const moved = await sessiond.call("get", { namespace: "MemCacheSession", sessionId: rotated, package: "prefs" });
+    const moved = await env.sessiond.call("get", { namespace: "MemCacheSession", sessionId: rotated, package: "prefs" });
     expect(moved.data).to.deep.equal({ theme: "dark" });
-    const myData = await sessiond.call("get", { namespace: "MemCacheSession", sessionId: rotated, package: "myData" });
+    const myData = await env.sessiond.call("get", { namespace: "MemCacheSession", sessionId: rotated, package: "myData" });
     expect(myData.data).to.deep.equal({ info: "we want to keep this" });
   });
 });

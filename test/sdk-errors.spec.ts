@@ -1,7 +1,8 @@
 // Errors, cancellation and deadlines with the SDK: every failure is a ClientError with the right gRPC code
 // and method, and a cancelled transaction leaves nothing behind on the server.
 import { expect } from "chai";
-import { ClientError, type SessionClient, createSessionClient, status } from "../client/index.js";
+import { ClientError, createSessionClient, status } from "../client/index.js";
+import { useSessiond } from "./helpers/fixture.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 
@@ -24,24 +25,12 @@ function caught(promise: Promise<unknown>): Promise<ClientError> {
 
 describe("SDK errors, cancellation and deadlines", function () {
   this.timeout(20_000);
-  let memcached: MemcachedProcess;
-  let sessiond: RunningSessiond;
-  let client: SessionClient;
+  const env = useSessiond();
 
-  before(async () => {
-    memcached = await startMemcached();
-    sessiond = await startSessiond({ memcached: [memcached.address] });
-    client = createSessionClient(sessiond.address);
-  });
-  beforeEach(() => client.invalidateAll(ns));
-  after(async () => {
-    client?.close();
-    await sessiond?.stop();
-    await memcached?.stop();
-  });
+  beforeEach(() => env.client.invalidateAll(ns));
 
   it("gives a one-shot call's error its gRPC code, the server's details and the method path", async () => {
-    const err = await caught(client.session(ns, "u1").set("", { info: "x" }));
+    const err = await caught(env.client.session(ns, "u1").set("", { info: "x" }));
     expect(err.code).to.equal(status.INVALID_ARGUMENT);
     expect(err.method).to.equal("/sessiond.v1.SessionService/Set");
     expect(err.details).to.match(/package/);
@@ -49,7 +38,7 @@ describe("SDK errors, cancellation and deadlines", function () {
   });
 
   it("reports why begin failed, rather than the ops that followed it", async () => {
-    const err = await caught(client.transaction("no spaces allowed", "u1", (tx) => tx.get("cart")));
+    const err = await caught(env.client.transaction("no spaces allowed", "u1", (tx) => tx.get("cart")));
     expect(err.code).to.equal(status.INVALID_ARGUMENT);
     expect(err.method).to.equal("/sessiond.v1.SessionService/Transaction");
     expect(err.details).to.match(/^begin: .*namespace/);
@@ -57,7 +46,7 @@ describe("SDK errors, cancellation and deadlines", function () {
 
   it("answers NOT_FOUND for a savepoint invalidated by a rollback to an earlier one, and writes nothing", async () => {
     const err = await caught(
-      client.transaction(ns, "u1", async (tx) => {
+      env.client.transaction(ns, "u1", async (tx) => {
         const first = await tx.savepoint();
         tx.set("cart", { apples: 1 });
         const second = await tx.savepoint();
@@ -66,18 +55,18 @@ describe("SDK errors, cancellation and deadlines", function () {
       }),
     );
     expect(err.code).to.equal(status.NOT_FOUND);
-    expect(await client.session(ns, "u1").get("cart")).to.deep.equal({});
+    expect(await env.client.session(ns, "u1").get("cart")).to.deep.equal({});
   });
 
   it("ends a transaction whose signal fires: the stream is cancelled and the server discards it", async () => {
     const controller = new AbortController();
     const err = await caught(
-      client.transaction(
+      env.client.transaction(
         ns,
         "u1",
         async (tx) => {
           await tx.set("cart", { apples: 3 });
-          expect(sessiond.server.registry.openTransactions).to.equal(1);
+          expect(env.sessiond.server.registry.openTransactions).to.equal(1);
           controller.abort(new Error("the user went away"));
           await tx.get("cart");
         },
@@ -86,34 +75,34 @@ describe("SDK errors, cancellation and deadlines", function () {
     );
     expect(err.code).to.equal(status.CANCELLED);
     expect((err.cause as Error).message).to.equal("the user went away");
-    await eventually(() => sessiond.server.registry.openTransactions === 0);
-    expect(await client.session(ns, "u1").get("cart")).to.deep.equal({});
+    await eventually(() => env.sessiond.server.registry.openTransactions === 0);
+    expect(await env.client.session(ns, "u1").get("cart")).to.deep.equal({});
   });
 
   it("does not start a call whose signal has already fired", async () => {
     const signal = AbortSignal.abort();
-    expect((await caught(client.session(ns, "u1").get("cart", [], { signal }))).code).to.equal(status.CANCELLED);
+    expect((await caught(env.client.session(ns, "u1").get("cart", [], { signal }))).code).to.equal(status.CANCELLED);
     let ran = false;
-    const err = await caught(client.transaction(ns, "u1", () => void (ran = true), { signal }));
+    const err = await caught(env.client.transaction(ns, "u1", () => void (ran = true), { signal }));
     expect(err.code).to.equal(status.CANCELLED);
     expect(ran).to.equal(false, "the function must not run after the signal fired");
   });
 
   it("does not start calls whose deadline has passed: DEADLINE_EXCEEDED, nothing written", async () => {
     const deadline = new Date(Date.now() - 1);
-    expect((await caught(client.session(ns, "u1").set("cart", { a: 1 }, { deadline }))).code).to.equal(status.DEADLINE_EXCEEDED);
+    expect((await caught(env.client.session(ns, "u1").set("cart", { a: 1 }, { deadline }))).code).to.equal(status.DEADLINE_EXCEEDED);
     let ran = false;
     const err = await caught(
-      client.transaction(ns, "u1", (tx) => ((ran = true), tx.set("cart", { a: 1 })), { deadline }),
+      env.client.transaction(ns, "u1", (tx) => ((ran = true), tx.set("cart", { a: 1 })), { deadline }),
     );
     expect(err.code).to.equal(status.DEADLINE_EXCEEDED);
     expect(ran).to.equal(false, "the function must not run after the deadline");
-    expect(await client.session(ns, "u1").get("cart")).to.deep.equal({});
+    expect(await env.client.session(ns, "u1").get("cart")).to.deep.equal({});
   });
 
   it("ends a transaction whose deadline passes while it runs, and the server discards it", async () => {
     const err = await caught(
-      client.transaction(
+      env.client.transaction(
         ns,
         "u1",
         async (tx) => {
@@ -126,8 +115,8 @@ describe("SDK errors, cancellation and deadlines", function () {
       ),
     );
     expect(err.code).to.equal(status.DEADLINE_EXCEEDED);
-    await eventually(() => sessiond.server.registry.openTransactions === 0);
-    expect(await client.session(ns, "u1").get("cart")).to.deep.equal({});
+    await eventually(() => env.sessiond.server.registry.openTransactions === 0);
+    expect(await env.client.session(ns, "u1").get("cart")).to.deep.equal({});
   });
 
   describe("while memcached is down", () => {

@@ -1,35 +1,25 @@
 // The lovely.session doctest (../shared/seed/lovely.session.txt) once more, written with the SDK against
 // a real memcached. Each step quotes the doctest line it mirrors; the code should read almost the same.
 import { expect } from "chai";
-import { type SessionClient, createSessionClient } from "../client/index.js";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
+import { createSessionClient } from "../client/index.js";
+import { useSessiond } from "./helpers/fixture.js";
+import { startSessiond } from "./helpers/sessiond.js";
 
 const ns = "MemCacheSession";
 
 describe("the lovely.session scenario with the SDK", function () {
   this.timeout(20_000);
-  let memcached: MemcachedProcess;
-  let sessiond: RunningSessiond;
-  let client: SessionClient;
+  const env = useSessiond();
 
   before(async () => {
-    memcached = await startMemcached();
-    sessiond = await startSessiond({ memcached: [memcached.address] });
-    client = createSessionClient(sessiond.address);
     // >>> util.invalidateAll()
-    await client.invalidateAll(ns);
-  });
-  after(async () => {
-    client?.close();
-    await sessiond?.stop();
-    await memcached?.stop();
+    await env.client.invalidateAll(ns);
   });
 
   it("empties a session once its namespace's timeout has passed", async () => {
     // >>> timeoutSessionData.timeout=1 (a container whose namespace times out after 1 s)
     const short = await startSessiond({
-      memcached: [memcached.address],
+      memcached: [env.memcached.address],
       core: { namespaces: { [ns]: { timeoutSeconds: 1, resolutionSeconds: 0 } } },
     });
     const shortClient = createSessionClient(short.address);
@@ -53,11 +43,11 @@ describe("the lovely.session scenario with the SDK", function () {
 
   describe("normal access, transactions and savepoints", () => {
     // A new container, as the doctest makes one.
-    before(() => client.invalidateAll(ns));
+    before(() => env.client.invalidateAll(ns));
 
     it("keeps data written in a transaction only once it is committed", async () => {
       // >>> session = sessionData['mySessionId']
-      const session = client.session(ns, "mySessionId");
+      const session = env.client.session(ns, "mySessionId");
       await session.transaction(async (tx) => {
         // >>> data = session['myData']
         expect(await tx.get("myData")).to.deep.equal({});
@@ -76,13 +66,13 @@ describe("the lovely.session scenario with the SDK", function () {
     it("lists the session, as items() does", async () => {
       // >>> sessionData.items() -> [('mySessionId', )]
       const items = [];
-      for await (const info of client.listSessions(ns)) items.push(info);
+      for await (const info of env.client.listSessions(ns)) items.push(info);
       expect(items.map((s) => s.sessionId)).to.deep.equal(["mySessionId"]);
       expect(items[0]!.packages).to.deep.equal(["myData"]);
     });
 
     it("rolls back to one savepoint twice and commits what was kept", async () => {
-      const session = client.session(ns, "mySessionId");
+      const session = env.client.session(ns, "mySessionId");
       await session.transaction(async (tx) => {
         // >>> data['info'] = 'we want to keep this'
         tx.set("myData", { info: "we want to keep this" });

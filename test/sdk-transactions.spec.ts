@@ -1,36 +1,23 @@
 // Transactions with the SDK against a real memcached: retried on conflicts so that no update is lost,
 // pipelined ops whose errors still reach the caller, and the lower-level begin/commit.
 import { expect } from "chai";
-import { ClientError, ConflictError, type SessionClient, createSessionClient, status } from "../client/index.js";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
+import { ClientError, ConflictError, createSessionClient, status } from "../client/index.js";
+import { useSessiond } from "./helpers/fixture.js";
 
 const ns = "SdkTransactions";
 
 describe("SDK transactions", function () {
   this.timeout(20_000);
-  let memcached: MemcachedProcess;
-  let sessiond: RunningSessiond;
-  let client: SessionClient;
+  const env = useSessiond();
 
-  before(async () => {
-    memcached = await startMemcached();
-    sessiond = await startSessiond({ memcached: [memcached.address] });
-    client = createSessionClient(sessiond.address);
-  });
-  beforeEach(() => client.invalidateAll(ns));
-  after(async () => {
-    client?.close();
-    await sessiond?.stop();
-    await memcached?.stop();
-  });
+  beforeEach(() => env.client.invalidateAll(ns));
 
   it("ends N concurrent read-modify-write transactions on one key at exactly N x k", async () => {
     const workers = 8;
     const incrementsEach = 5;
     let runs = 0;
     const increment = () =>
-      client.transaction(
+      env.client.transaction(
         ns,
         "counter",
         async (tx) => {
@@ -45,12 +32,12 @@ describe("SDK transactions", function () {
         for (let i = 0; i < incrementsEach; i++) await increment();
       }),
     );
-    expect(await client.session(ns, "counter").get("stats")).to.deep.equal({ n: workers * incrementsEach });
+    expect(await env.client.session(ns, "counter").get("stats")).to.deep.equal({ n: workers * incrementsEach });
     expect(runs).to.be.at.least(workers * incrementsEach);
   });
 
   it("runs the function again after a conflict, and the second run sees the other writer's data", async () => {
-    const session = client.session(ns, "conflicted");
+    const session = env.client.session(ns, "conflicted");
     const seen: unknown[] = [];
     const result = await session.transaction(async (tx) => {
       const cart = await tx.get("cart");
@@ -66,7 +53,7 @@ describe("SDK transactions", function () {
   });
 
   it("throws a ConflictError once its attempts are used up, having written nothing", async () => {
-    const session = client.session(ns, "contended");
+    const session = env.client.session(ns, "contended");
     let runs = 0;
     const failure = await session
       .transaction(
@@ -89,10 +76,10 @@ describe("SDK transactions", function () {
 
   it("keeps the answers of many concurrent transactions of one client apart", async () => {
     const ids = Array.from({ length: 25 }, (_, i) => `user-${i}`);
-    await Promise.all(ids.map((id) => client.session(ns, id).set("profile", { name: id })));
+    await Promise.all(ids.map((id) => env.client.session(ns, id).set("profile", { name: id })));
     const read = await Promise.all(
       ids.map((id) =>
-        client.transaction(ns, id, async (tx) => {
+        env.client.transaction(ns, id, async (tx) => {
           const before = await tx.get("profile");
           tx.set("profile", { visits: id.length });
           const after = await tx.get("profile");
@@ -108,15 +95,15 @@ describe("SDK transactions", function () {
 
   it("aborts and rethrows when the function throws, leaving storage untouched", async () => {
     const boom = new Error("payment declined");
-    const failure = await client
+    const failure = await env.client
       .transaction(ns, "aborted", async (tx) => {
         await tx.set("order", { state: "paid" });
         throw boom;
       })
       .catch((err: unknown) => err);
     expect(failure).to.equal(boom);
-    expect(await client.session(ns, "aborted").get("order")).to.deep.equal({});
-    expect(sessiond.server.registry.openTransactions).to.equal(0);
+    expect(await env.client.session(ns, "aborted").get("order")).to.deep.equal({});
+    expect(env.sessiond.server.registry.openTransactions).to.equal(0);
   });
 
   it("does not commit when a pipelined set failed, even if nobody awaited it", async () => {
@@ -124,7 +111,7 @@ describe("SDK transactions", function () {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);
     try {
-      const failure = await client
+      const failure = await env.client
         .transaction(ns, "doomed", (tx) => {
           tx.set("order", { state: "paid" });
           tx.set("", { bad: "an empty package name is invalid" });
@@ -134,7 +121,7 @@ describe("SDK transactions", function () {
       expect(failure).to.be.instanceOf(ClientError);
       expect((failure as ClientError).code).to.equal(status.INVALID_ARGUMENT);
       expect((failure as ClientError).details).to.match(/^set: /);
-      expect(await client.session(ns, "doomed").get("order")).to.deep.equal({});
+      expect(await env.client.session(ns, "doomed").get("order")).to.deep.equal({});
       // The failed op nobody awaited reached commit, and did not escape as an unhandled rejection.
       expect(unhandled).to.deep.equal([]);
     } finally {
@@ -143,32 +130,32 @@ describe("SDK transactions", function () {
   });
 
   it("lets callers of begin commit themselves, and reports a conflict there as ConflictError", async () => {
-    const tx = client.begin(ns, "manual");
+    const tx = env.client.begin(ns, "manual");
     expect(await tx.transactionId()).to.be.a("string").and.not.equal("");
     expect(await tx.get("basket")).to.deep.equal({});
-    await client.session(ns, "manual").set("basket", { eggs: 6 });
+    await env.client.session(ns, "manual").set("basket", { eggs: 6 });
     tx.set("basket", { milk: 1 });
     const conflict = await tx.commit().catch((err: unknown) => err);
     expect(conflict).to.be.instanceOf(ConflictError);
     expect((conflict as ConflictError).attempts).to.equal(1);
 
-    const again = client.begin(ns, "manual");
+    const again = env.client.begin(ns, "manual");
     const basket = await again.get("basket");
     await again.set("basket", { eggs: (basket.eggs as number) - 1, milk: 1 });
     await again.commit();
-    expect(await client.session(ns, "manual").get("basket")).to.deep.equal({ eggs: 5, milk: 1 });
+    expect(await env.client.session(ns, "manual").get("basket")).to.deep.equal({ eggs: 5, milk: 1 });
     const late = await again.get("basket").catch((err: unknown) => err);
     expect((late as ClientError).code).to.equal(status.FAILED_PRECONDITION);
   });
 
   it("discards a transaction from begin that is aborted", async () => {
-    const tx = client.begin(ns, "manual-abort");
+    const tx = env.client.begin(ns, "manual-abort");
     tx.set("basket", { eggs: 12 });
     const savepoint = await tx.savepoint();
     tx.delete("basket", ["eggs"]);
     await savepoint.rollback();
     expect(await tx.get("basket")).to.deep.equal({ eggs: 12 });
     await tx.abort();
-    expect(await client.session(ns, "manual-abort").get("basket")).to.deep.equal({});
+    expect(await env.client.session(ns, "manual-abort").get("basket")).to.deep.equal({});
   });
 });

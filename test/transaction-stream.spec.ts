@@ -1,32 +1,23 @@
 // A transaction lives inside its stream: whatever ends the stream before commit discards it.
 import { expect } from "chai";
 import { status } from "@grpc/grpc-js";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type RunningSessiond, TransactionStreamDriver, op, startSessiond } from "./helpers/sessiond.js";
+import { TransactionStreamDriver, op, startSessiond } from "./helpers/sessiond.js";
+import { useSessiond } from "./helpers/fixture.js";
 
 const ns = "Streams";
 
 describe("transaction streams", function () {
   this.timeout(20_000);
-  let memcached: MemcachedProcess;
-  let sessiond: RunningSessiond;
-  const read = (sessionId: string) => sessiond.call("get", { namespace: ns, sessionId, package: "p" }).then((r) => r.data);
-  const openTransactions = () => sessiond.server.registry.openTransactions;
+  const env = useSessiond();
+  const read = (sessionId: string) => env.sessiond.call("get", { namespace: ns, sessionId, package: "p" }).then((r) => r.data);
+  const openTransactions = () => env.sessiond.server.registry.openTransactions;
   const until = async (check: () => boolean) => {
     for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   };
 
-  before(async () => {
-    memcached = await startMemcached();
-    sessiond = await startSessiond({ memcached: [memcached.address] });
-  });
-  after(async () => {
-    await sessiond?.stop();
-    await memcached?.stop();
-  });
 
   it("discards an open transaction when the client ends the stream without commit", async () => {
-    const tx = sessiond.stream();
+    const tx = env.sessiond.stream();
     await tx.send(op("begin", { namespace: ns, sessionId: "ended" }));
     await tx.send(op("set", { package: "p", data: { lost: true } }));
     expect(openTransactions()).to.equal(1);
@@ -37,7 +28,7 @@ describe("transaction streams", function () {
   });
 
   it("discards an open transaction when the client cancels the stream", async () => {
-    const tx = sessiond.stream();
+    const tx = env.sessiond.stream();
     await tx.send(op("begin", { namespace: ns, sessionId: "cancelled" }));
     await tx.send(op("set", { package: "p", data: { lost: true } }));
     tx.call.cancel();
@@ -52,7 +43,7 @@ describe("transaction streams", function () {
     const { createServiceDefinition } = await import("../server/grpc/service-definition.js");
     const { SessionService } = await import("../gen/sessiond/v1/session_service_pb.js");
     const Client = makeGenericClientConstructor(createServiceDefinition(SessionService), "SessionService");
-    const client = new Client(sessiond.address, credentials.createInsecure()) as never as {
+    const client = new Client(env.sessiond.address, credentials.createInsecure()) as never as {
       transaction(metadata: InstanceType<typeof Metadata>, options: { deadline: number }): never;
       close(): void;
     };
@@ -70,7 +61,7 @@ describe("transaction streams", function () {
   });
 
   it("runs several transactions one after another on one stream", async () => {
-    const tx = sessiond.stream();
+    const tx = env.sessiond.stream();
     for (let i = 1; i <= 3; i++) {
       await tx.send(op("begin", { namespace: ns, sessionId: "serial" }));
       await tx.send(op("set", { package: "p", data: { round: i } }));
@@ -84,7 +75,7 @@ describe("transaction streams", function () {
   });
 
   it("answers pipelined requests in order, one response each", async () => {
-    const tx = sessiond.stream();
+    const tx = env.sessiond.stream();
     const answers = await Promise.all([
       tx.send(op("begin", { namespace: ns, sessionId: "pipelined" })),
       tx.send(op("get", { package: "p" })),
@@ -101,7 +92,7 @@ describe("transaction streams", function () {
   });
 
   it("refuses a pipelined commit with only_if_no_errors when an op before it failed, writing nothing", async () => {
-    const tx = sessiond.stream();
+    const tx = env.sessiond.stream();
     const answers = await Promise.all([
       tx.send(op("begin", { namespace: ns, sessionId: "doomed" })),
       tx.send(op("set", { package: "p", data: { good: 1 } })),
@@ -118,7 +109,7 @@ describe("transaction streams", function () {
   });
 
   it("commits the ops that succeeded when the caller saw the failure and commits anyway", async () => {
-    const tx = sessiond.stream();
+    const tx = env.sessiond.stream();
     await tx.send(op("begin", { namespace: ns, sessionId: "carried-on" }));
     await tx.send(op("set", { package: "p", data: { good: 1 } }));
     expect((await tx.send(op("set", { package: "", data: { bad: 1 } }))).error?.code).to.equal(status.INVALID_ARGUMENT);
@@ -128,10 +119,10 @@ describe("transaction streams", function () {
   });
 
   it("refuses a commit with ABORTED when another writer committed first, writing nothing", async () => {
-    const first = sessiond.stream();
+    const first = env.sessiond.stream();
     await first.send(op("begin", { namespace: ns, sessionId: "contested" }));
     await first.send(op("set", { package: "p", data: { by: "first" } }));
-    await sessiond.call("set", { namespace: ns, sessionId: "contested", package: "p", data: { by: "unary" } });
+    await env.sessiond.call("set", { namespace: ns, sessionId: "contested", package: "p", data: { by: "unary" } });
     const commit = await first.send(op("commit"));
     expect(commit.error?.code).to.equal(status.ABORTED);
     expect(commit.error?.message).to.match(/changed since this transaction began/);
@@ -142,26 +133,26 @@ describe("transaction streams", function () {
   });
 
   it("refuses a commit with ABORTED when the session was deleted meanwhile", async () => {
-    await sessiond.call("set", { namespace: ns, sessionId: "vanishing", package: "p", data: { v: 1 } });
-    const tx = sessiond.stream();
+    await env.sessiond.call("set", { namespace: ns, sessionId: "vanishing", package: "p", data: { v: 1 } });
+    const tx = env.sessiond.stream();
     await tx.send(op("begin", { namespace: ns, sessionId: "vanishing" }));
     await tx.send(op("set", { package: "p", data: { v: 2 } }));
-    await sessiond.call("delete", { namespace: ns, sessionId: "vanishing" });
+    await env.sessiond.call("delete", { namespace: ns, sessionId: "vanishing" });
     expect((await tx.send(op("commit"))).error?.code).to.equal(status.ABORTED);
     await tx.end();
     expect(await read("vanishing")).to.deep.equal({});
   });
 
   it("deletes a whole session in a transaction, and may write it anew in the same one", async () => {
-    await sessiond.call("set", { namespace: ns, sessionId: "reborn", package: "old", data: { v: 1 } });
-    const tx = sessiond.stream();
+    await env.sessiond.call("set", { namespace: ns, sessionId: "reborn", package: "old", data: { v: 1 } });
+    const tx = env.sessiond.stream();
     await tx.send(op("begin", { namespace: ns, sessionId: "reborn" }));
     await tx.send(op("delete", {}));
     expect((await tx.send(op("get", { package: "old" }))).result.value).to.deep.include({ data: {} });
     await tx.send(op("set", { package: "new", data: { v: 2 } }));
     expect((await tx.send(op("commit"))).result.case).to.equal("commit");
     await tx.end();
-    expect((await sessiond.call("get", { namespace: ns, sessionId: "reborn", package: "old" })).data).to.deep.equal({});
-    expect((await sessiond.call("get", { namespace: ns, sessionId: "reborn", package: "new" })).data).to.deep.equal({ v: 2 });
+    expect((await env.sessiond.call("get", { namespace: ns, sessionId: "reborn", package: "old" })).data).to.deep.equal({});
+    expect((await env.sessiond.call("get", { namespace: ns, sessionId: "reborn", package: "new" })).data).to.deep.equal({ v: 2 });
   });
 });

@@ -152,7 +152,7 @@ function translate(address: string, cmdTimeoutMs: number, err: unknown): Error {
 }
 
 // clientLogger silences memcache-client's debug/info (it logs every command at debug level) and forwards
-// warnings and errors. memcache-client's default would log through console.log.
+// warnings and errors. memcache-client's default logger would write to the console.
 function clientLogger(address: string, logger: StoreLogger | undefined) {
   const ignore = (): void => undefined;
   return {
