@@ -74,6 +74,30 @@ describe("transaction streams", function () {
     expect(await read("serial")).to.deep.equal({ round: 3 });
   });
 
+  it("restores each savepoint's own state, however often it is rolled back to", async () => {
+    const tx = env.sessiond.stream();
+    const data = async () => ((await tx.send(op("get", { package: "p" }))).result.value as { data: unknown }).data;
+    const savepoint = async () => ((await tx.send(op("savepoint"))).result.value as { savepointId: number }).savepointId;
+    await tx.send(op("begin", { namespace: ns, sessionId: "layers" }));
+    await tx.send(op("set", { package: "p", data: { a: 1 } }));
+    const first = await savepoint();
+    await tx.send(op("set", { package: "p", data: { a: 2 } }));
+    const second = await savepoint();
+    await tx.send(op("delete", { package: "p", keys: ["a"] }));
+    await tx.send(op("set", { package: "p", data: { b: 1 } }));
+    expect(await data()).to.deep.equal({ b: 1 });
+    await tx.send(op("rollback", { savepointId: second }));
+    expect(await data()).to.deep.equal({ a: 2 });
+    await tx.send(op("set", { package: "p", data: { c: 3 } }));
+    await tx.send(op("rollback", { savepointId: second }));
+    expect(await data()).to.deep.equal({ a: 2 });
+    await tx.send(op("rollback", { savepointId: first }));
+    expect(await data()).to.deep.equal({ a: 1 });
+    expect((await tx.send(op("commit"))).result.case).to.equal("commit");
+    await tx.end();
+    expect(await read("layers")).to.deep.equal({ a: 1 });
+  });
+
   it("answers pipelined requests in order, one response each", async () => {
     const tx = env.sessiond.stream();
     const answers = await Promise.all([

@@ -9,7 +9,7 @@ import { SessionIndex, type Logger } from "./session-index.js";
 import { type SessionPage, listSessions } from "./session-listing.js";
 import { SessionRepository, type StoredSession } from "./session-repository.js";
 import { copyPackages } from "./session-record.js";
-import { Transaction, pick } from "./transaction.js";
+import { Transaction, packageOf, pick } from "./transaction.js";
 import { checkData, checkKeys, checkName, checkNamespace, checkSessionId, quote } from "./validation.js";
 
 /**
@@ -84,7 +84,7 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
       checkKeys(keyList);
       const session = await repository.read(namespace, sessionId);
       await repository.refreshIfDue(session);
-      return pick(session.record?.packages[pkg], keyList);
+      return pick(packageOf(session.record?.packages, pkg), keyList);
     },
 
     async set(namespace, sessionId, pkg, data) {
@@ -93,7 +93,7 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
       checkData(data);
       await retrying(namespace, sessionId, (session) => {
         const packages = copyPackages(session.record?.packages);
-        packages[pkg] = { ...packages[pkg], ...data };
+        packages[pkg] = { ...packageOf(packages, pkg), ...data };
         return repository.write(session, packages);
       });
     },
@@ -105,7 +105,7 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
       checkKeys(keyList);
       await retrying(namespace, sessionId, async (session) => {
         if (pkg === "") return repository.remove(session);
-        const current = session.record?.packages[pkg];
+        const current = packageOf(session.record?.packages, pkg);
         if (current === undefined) return true; // nothing to delete
         const packages = copyPackages(session.record?.packages);
         if (keyList.length === 0) {

@@ -35,10 +35,13 @@ export function savepointIds(): () => number {
 export class Transaction {
   /** id names the transaction in logs and in the begin response: unique per process and across processes. */
   readonly id = `${PROCESS_TAG}-${(++transactionCount).toString(36)}`;
+  // Copy on write: `packages` may be shared with the record read at begin or with a savepoint until
+  // `owned`; the first change after begin or a savepoint copies it (package objects are never mutated).
   private packages: Packages;
+  private owned = false;
   private dirty = false;
   private sessionDeleted = false;
-  private savepoints: SavedState[] = [];
+  private savepoints: SavedState[] | undefined;
   private closed = false;
   // The first op of this transaction that failed, for commit's only_if_no_errors.
   private firstFailure: string | undefined;
@@ -48,7 +51,7 @@ export class Transaction {
     private readonly stored: StoredSession,
     private readonly nextSavepointId: () => number = savepointIds(),
   ) {
-    this.packages = copyPackages(stored.record?.packages);
+    this.packages = stored.record?.packages ?? NO_PACKAGES;
   }
 
   /** isOpen is true until commit succeeds or fails for good, or abort. */
@@ -61,7 +64,7 @@ export class Transaction {
     return this.op("get", () => {
       checkName("package", pkg);
       checkKeys(keys);
-      return pick(this.packages[pkg], keys);
+      return pick(packageOf(this.packages, pkg), keys);
     });
   }
 
@@ -71,7 +74,8 @@ export class Transaction {
       checkName("package", pkg);
       checkData(data);
       // A new package object: the old one may be shared with a savepoint.
-      this.packages[pkg] = { ...this.packages[pkg], ...data };
+      const packages = this.writable();
+      packages[pkg] = { ...packageOf(packages, pkg), ...data };
       this.dirty = true;
     });
   }
@@ -84,17 +88,18 @@ export class Transaction {
   private deleteNow(pkg: string, keys: readonly string[]): void {
     if (pkg === "") {
       if (keys.length > 0) throw invalidArgument("keys given without a package: name the package they belong to");
-      this.packages = copyPackages(undefined);
+      this.packages = NO_PACKAGES;
+      this.owned = false;
       this.sessionDeleted = true;
     } else {
       checkName("package", pkg);
       checkKeys(keys);
       if (keys.length === 0) {
-        delete this.packages[pkg];
-      } else if (this.packages[pkg] !== undefined) {
-        const kept: JsonObject = { ...this.packages[pkg] };
+        delete this.writable()[pkg];
+      } else if (packageOf(this.packages, pkg) !== undefined) {
+        const kept: JsonObject = { ...packageOf(this.packages, pkg) };
         for (const key of keys) delete kept[key];
-        this.packages[pkg] = kept;
+        this.writable()[pkg] = kept;
       }
     }
     this.dirty = true;
@@ -108,7 +113,8 @@ export class Transaction {
   private savepointNow(): number {
     const id = this.nextSavepointId();
     const { dirty, sessionDeleted } = this;
-    this.savepoints.push({ id, packages: copyPackages(this.packages), dirty, sessionDeleted });
+    (this.savepoints ??= []).push({ id, packages: this.packages, dirty, sessionDeleted });
+    this.owned = false; // the savepoint shares the packages now: copy before the next change
     return id;
   }
 
@@ -118,16 +124,18 @@ export class Transaction {
   }
 
   private rollbackNow(savepointId: number): void {
-    const at = this.savepoints.findIndex((s) => s.id === savepointId);
-    const saved = this.savepoints[at];
+    const savepoints = this.savepoints ?? [];
+    const at = savepoints.findIndex((s) => s.id === savepointId);
+    const saved = savepoints[at];
     if (saved === undefined) {
       throw new SessionError(
         Code.NOT_FOUND,
         `savepoint ${savepointId} is unknown in this transaction, or was invalidated by a rollback to an earlier savepoint`,
       );
     }
-    this.savepoints.length = at + 1;
-    this.packages = copyPackages(saved.packages);
+    savepoints.length = at + 1;
+    this.packages = saved.packages;
+    this.owned = false;
     this.dirty = saved.dirty;
     this.sessionDeleted = saved.sessionDeleted;
   }
@@ -183,6 +191,15 @@ export class Transaction {
     this.closed = true;
   }
 
+  // writable returns packages this transaction may change, copying them first if they are shared.
+  private writable(): Packages {
+    if (!this.owned) {
+      this.packages = copyPackages(this.packages);
+      this.owned = true;
+    }
+    return this.packages;
+  }
+
   // op runs one op of an open transaction, remembering the first that fails.
   private op<T>(name: string, run: () => T): T {
     this.checkOpen();
@@ -197,6 +214,14 @@ export class Transaction {
   private checkOpen(): void {
     if (this.closed) throw failedPrecondition("no transaction is open: send begin first");
   }
+}
+
+// Internal: the packages of a session with none, shared (never changed: changes copy first).
+const NO_PACKAGES: Packages = Object.freeze(Object.create(null)) as Packages;
+
+/** packageOf returns a package of packages, or undefined: own properties only ("__proto__" is a name). */
+export function packageOf(packages: Packages | undefined, pkg: string): JsonObject | undefined {
+  return packages !== undefined && Object.hasOwn(packages, pkg) ? packages[pkg] : undefined;
 }
 
 /** pick returns the listed keys of a package that exist, or the whole package when keys is empty. */
