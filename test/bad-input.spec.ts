@@ -2,7 +2,7 @@
 // sessions are untouched.
 import { expect } from "chai";
 import { status } from "@grpc/grpc-js";
-import { op, startSessiond } from "./helpers/sessiond.js";
+import { op } from "./helpers/sessiond.js";
 import { useSessiond } from "./helpers/fixture.js";
 
 const ns = "MemCacheSession";

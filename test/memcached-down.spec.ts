@@ -1,7 +1,7 @@
 // When memcached is down, calls fail fast with UNAVAILABLE; when it returns, they work again, no restart.
 import { expect } from "chai";
 import { status } from "@grpc/grpc-js";
-import { op, startSessiond } from "./helpers/sessiond.js";
+import { op } from "./helpers/sessiond.js";
 import { useSessiond } from "./helpers/fixture.js";
 
 const ns = "Outage";

@@ -1,7 +1,7 @@
 // Transactions with the SDK against a real memcached: retried on conflicts so that no update is lost,
 // pipelined ops whose errors still reach the caller, and the lower-level begin/commit.
 import { expect } from "chai";
-import { ClientError, ConflictError, createSessionClient, status } from "../client/index.js";
+import { ClientError, ConflictError, status } from "../client/index.js";
 import { useSessiond } from "./helpers/fixture.js";
 
 const ns = "SdkTransactions";

@@ -1,7 +1,7 @@
 // A transaction lives inside its stream: whatever ends the stream before commit discards it.
 import { expect } from "chai";
 import { status } from "@grpc/grpc-js";
-import { TransactionStreamDriver, op, startSessiond } from "./helpers/sessiond.js";
+import { TransactionStreamDriver, op } from "./helpers/sessiond.js";
 import { useSessiond } from "./helpers/fixture.js";
 
 const ns = "Streams";

@@ -1,16 +1,16 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import type { Store } from "../store/store.js";
-import { Code, SessionError, invalidArgument } from "./errors.js";
+import { Code, SessionError } from "./errors.js";
 import { Generations } from "./generations.js";
 import { Keys } from "./keys.js";
 import { type CoreOptions, checkCoreOptions, defaultCoreOptions } from "./options.js";
 import { SessionIndex, type Logger } from "./session-index.js";
 import { type SessionPage, listSessions } from "./session-listing.js";
 import { SessionRepository, type StoredSession } from "./session-repository.js";
-import { copyPackages } from "./session-record.js";
-import { Transaction, packageOf, pick } from "./transaction.js";
-import { checkData, checkKeys, checkName, checkNamespace, checkSessionId, quote } from "./validation.js";
+import { copyPackages, deleteFrom, mergeInto, packageOf } from "./session-record.js";
+import { Transaction, pick } from "./transaction.js";
+import { checkData, checkDeleteTarget, checkKeys, checkName, checkNamespace, checkSessionId, quote } from "./validation.js";
 
 /**
  * SessionCore is sessiond without gRPC: the contract's operations over a Store. Every unary write is its
@@ -93,28 +93,19 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
       checkData(data);
       await retrying(namespace, sessionId, (session) => {
         const packages = copyPackages(session.record?.packages);
-        packages[pkg] = { ...packageOf(packages, pkg), ...data };
+        mergeInto(packages, pkg, data);
         return repository.write(session, packages);
       });
     },
 
     async delete(namespace, sessionId, pkg, keyList) {
       checkSession(namespace, sessionId);
-      if (pkg === "" && keyList.length > 0) throw invalidArgument("keys given without a package: name the package they belong to");
-      if (pkg !== "") checkName("package", pkg);
-      checkKeys(keyList);
+      checkDeleteTarget(pkg, keyList);
       await retrying(namespace, sessionId, async (session) => {
         if (pkg === "") return repository.remove(session);
-        const current = packageOf(session.record?.packages, pkg);
-        if (current === undefined) return true; // nothing to delete
+        if (packageOf(session.record?.packages, pkg) === undefined) return true; // nothing to delete
         const packages = copyPackages(session.record?.packages);
-        if (keyList.length === 0) {
-          delete packages[pkg];
-        } else {
-          const kept: JsonObject = { ...current };
-          for (const key of keyList) delete kept[key];
-          packages[pkg] = kept;
-        }
+        deleteFrom(packages, pkg, keyList);
         return repository.write(session, packages);
       });
     },

@@ -66,3 +66,26 @@ export function encodeRecord(fields: RecordFields, maxBytes: number): Uint8Array
 export function copyPackages(packages: Packages | undefined): Packages {
   return Object.assign(Object.create(null) as Packages, packages);
 }
+
+/** packageOf returns a package of packages, or undefined: own properties only ("__proto__" is a name). */
+export function packageOf(packages: Packages | undefined, pkg: string): JsonObject | undefined {
+  return packages !== undefined && Object.hasOwn(packages, pkg) ? packages[pkg] : undefined;
+}
+
+/** mergeInto merges data into a package of writable packages (a new package object: old ones may be shared). */
+export function mergeInto(packages: Packages, pkg: string, data: JsonObject | undefined): void {
+  packages[pkg] = { ...packageOf(packages, pkg), ...data };
+}
+
+/** deleteFrom removes keys from a package of writable packages, or the whole package when keys is empty. */
+export function deleteFrom(packages: Packages, pkg: string, keys: readonly string[]): void {
+  const current = packageOf(packages, pkg);
+  if (current === undefined) return;
+  if (keys.length === 0) {
+    delete packages[pkg];
+    return;
+  }
+  const kept: JsonObject = { ...current };
+  for (const key of keys) delete kept[key];
+  packages[pkg] = kept;
+}

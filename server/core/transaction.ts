@@ -1,9 +1,9 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
-import { Code, SessionError, failedPrecondition, invalidArgument } from "./errors.js";
+import { Code, SessionError, failedPrecondition } from "./errors.js";
 import type { SessionRepository, StoredSession } from "./session-repository.js";
-import { type Packages, copyPackages } from "./session-record.js";
-import { checkData, checkKeys, checkName, quote } from "./validation.js";
+import { type Packages, copyPackages, deleteFrom, mergeInto, packageOf } from "./session-record.js";
+import { checkData, checkDeleteTarget, checkKeys, checkName, quote } from "./validation.js";
 
 interface SavedState {
   readonly id: number;
@@ -74,8 +74,7 @@ export class Transaction {
       checkName("package", pkg);
       checkData(data);
       // A new package object: the old one may be shared with a savepoint.
-      const packages = this.writable();
-      packages[pkg] = { ...packageOf(packages, pkg), ...data };
+      mergeInto(this.writable(), pkg, data);
       this.dirty = true;
     });
   }
@@ -86,21 +85,13 @@ export class Transaction {
   }
 
   private deleteNow(pkg: string, keys: readonly string[]): void {
+    checkDeleteTarget(pkg, keys);
     if (pkg === "") {
-      if (keys.length > 0) throw invalidArgument("keys given without a package: name the package they belong to");
       this.packages = NO_PACKAGES;
       this.owned = false;
       this.sessionDeleted = true;
-    } else {
-      checkName("package", pkg);
-      checkKeys(keys);
-      if (keys.length === 0) {
-        delete this.writable()[pkg];
-      } else if (packageOf(this.packages, pkg) !== undefined) {
-        const kept: JsonObject = { ...packageOf(this.packages, pkg) };
-        for (const key of keys) delete kept[key];
-        this.writable()[pkg] = kept;
-      }
+    } else if (packageOf(this.packages, pkg) !== undefined) {
+      deleteFrom(this.writable(), pkg, keys);
     }
     this.dirty = true;
   }
@@ -218,11 +209,6 @@ export class Transaction {
 
 // Internal: the packages of a session with none, shared (never changed: changes copy first).
 const NO_PACKAGES: Packages = Object.freeze(Object.create(null)) as Packages;
-
-/** packageOf returns a package of packages, or undefined: own properties only ("__proto__" is a name). */
-export function packageOf(packages: Packages | undefined, pkg: string): JsonObject | undefined {
-  return packages !== undefined && Object.hasOwn(packages, pkg) ? packages[pkg] : undefined;
-}
 
 /** pick returns the listed keys of a package that exist, or the whole package when keys is empty. */
 export function pick(pkg: JsonObject | undefined, keys: readonly string[]): JsonObject {

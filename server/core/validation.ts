@@ -50,6 +50,16 @@ export function checkKeys(keys: readonly string[]): void {
   for (const key of keys) checkName("key", key);
 }
 
+/** checkDeleteTarget checks a delete: keys of a package, a package (no keys), or the session (neither). */
+export function checkDeleteTarget(pkg: string, keys: readonly string[]): void {
+  if (pkg === "") {
+    if (keys.length > 0) throw invalidArgument("keys given without a package: name the package they belong to");
+    return;
+  }
+  checkName("package", pkg);
+  checkKeys(keys);
+}
+
 /**
  * checkData checks the data of a set: every top-level key is a valid key name, and every value is a
  * JSON value (numbers are finite, nesting is at most MAX_VALUE_DEPTH deep). A Value with no kind set
