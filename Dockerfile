@@ -16,6 +16,7 @@ COPY proto ./proto
 COPY gen ./gen
 COPY server ./server
 COPY client ./client
+COPY rpc ./rpc
 RUN npm run build
 
 FROM node:20-alpine AS runtime-deps

@@ -9,20 +9,26 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, resolve } from "node:path";
 import { BENCH_ROOT, killAll, profileChildren } from "./lib/child-processes.js";
-import { formatMemory, medianMemory, runMemoryRow } from "./lib/memory-row.js";
 import type { MemoryResult } from "./lib/memory-row.js";
-import { parseOptions, USAGE } from "./lib/options.js";
+import { formatMemory, medianMemory, runMemoryRow } from "./lib/memory-row.js";
 import type { BenchOptions } from "./lib/options.js";
+import { parseOptions, USAGE } from "./lib/options.js";
 import { formatTable, medianPoints, ratios } from "./lib/report.js";
-import { runRow } from "./lib/row-runner.js";
 import type { PointResult } from "./lib/row-runner.js";
+import { runRow } from "./lib/row-runner.js";
 import { selectRows } from "./lib/rows.js";
 import { startMemcached } from "./lib/servers.js";
 
 /** machine describes where the numbers were measured. */
 function machine() {
   const list = cpus();
-  return { cpus: list.length, cpuModel: list[0]?.model ?? "unknown", memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform };
+  return {
+    cpus: list.length,
+    cpuModel: list[0]?.model ?? "unknown",
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: process.platform,
+  };
 }
 
 function progress(text: string): void {
@@ -55,7 +61,8 @@ async function benchmark(options: BenchOptions): Promise<void> {
       runs.push(points);
       if (withMemory) {
         const memory: MemoryResult[] = [];
-        for (const server of ["grpc-stream-cas", "sessiond"] as const) memory.push(await runMemoryRow(server, memcached, options, run));
+        for (const server of ["grpc-stream-cas", "sessiond"] as const)
+          memory.push(await runMemoryRow(server, memcached, options, run));
         progress(formatMemory(memory));
         memoryRuns.push(memory);
       }
@@ -66,10 +73,13 @@ async function benchmark(options: BenchOptions): Promise<void> {
   const medians = medianPoints(runs);
   const ratioResults = ratios(runs);
   const memory = medianMemory(memoryRuns);
-  const title = `sessiond bench: ${options.runs > 1 ? `medians of ${options.runs} runs` : "1 run"}, ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s per point, ` +
+  const title =
+    `sessiond bench: ${options.runs > 1 ? `medians of ${options.runs} runs` : "1 run"}, ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s per point, ` +
     `${options.loadProcesses} load processes x ${options.connections} connections (${options.client} client)`;
   const m = machine();
-  console.log(`${title}\nmachine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGb} GB, Node ${m.node} (load generator shares these cores)\n`);
+  console.log(
+    `${title}\nmachine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGb} GB, Node ${m.node} (load generator shares these cores)\n`,
+  );
   console.log(formatTable(medians, ratioResults));
   if (memory.length > 0) console.log(`\n${formatMemory(memory)}`);
   const out = resolve(BENCH_ROOT, options.out);

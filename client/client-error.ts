@@ -43,7 +43,11 @@ export class ConflictError extends ClientError {
 }
 
 /** toClientError turns what grpc-js reports for a call into a ClientError (internal). */
-export function toClientError(err: ServiceError | { code: status; details: string }, method: string, signal?: AbortSignal): ClientError {
+export function toClientError(
+  err: ServiceError | { code: status; details: string },
+  method: string,
+  signal?: AbortSignal,
+): ClientError {
   // A call we cancelled because the signal fired: keep the caller's reason as the cause.
   const cause = err.code === status.CANCELLED && signal?.aborted ? signal.reason : undefined;
   return new ClientError(method, err.code, err.details, cause === undefined ? undefined : { cause });

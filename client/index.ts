@@ -3,10 +3,11 @@
  * for one-shot calls and transactions that run again on conflicts. Built on the generated protobuf-es code
  * and the same grpc-js adapter as the server.
  */
-export { createSessionClient, type SessionClient, type SessionSummary } from "./session-client.js";
-export type { SessionHandle } from "./session-handle.js";
-export type { Savepoint, Transaction, TransactionOps } from "./transaction.js";
-export type { TransactionFunction } from "./run-transaction.js";
+
+/** JsonObject and JsonValue are the plain JSON types of session data (protobuf-es's Struct and Value). */
+export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+/** status is grpc-js's enum of gRPC status codes, the values of `ClientError.code`. */
+export { status } from "@grpc/grpc-js";
 export { ClientError, ConflictError } from "./client-error.js";
 export type {
   Backoff,
@@ -17,7 +18,7 @@ export type {
   TransactionOptions,
   TransactionRetry,
 } from "./options.js";
-/** status is grpc-js's enum of gRPC status codes, the values of `ClientError.code`. */
-export { status } from "@grpc/grpc-js";
-/** JsonObject and JsonValue are the plain JSON types of session data (protobuf-es's Struct and Value). */
-export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+export type { TransactionFunction } from "./run-transaction.js";
+export { createSessionClient, type SessionClient, type SessionSummary } from "./session-client.js";
+export type { SessionHandle } from "./session-handle.js";
+export type { Savepoint, Transaction, TransactionOps } from "./transaction.js";

@@ -73,7 +73,8 @@ export function openOpStream(client: Client, deadline: Date | undefined, signal:
   return {
     send(op) {
       if (failure !== undefined) return Promise.reject(failure);
-      if (ended) return Promise.reject(new ClientError(TRANSACTION_PATH, status.FAILED_PRECONDITION, "the transaction stream is closed"));
+      if (ended)
+        return Promise.reject(new ClientError(TRANSACTION_PATH, status.FAILED_PRECONDITION, "the transaction stream is closed"));
       return new Promise((resolve, reject) => {
         pending.push({ resolve, reject });
         call.write(create(TransactionRequestSchema, { op }));

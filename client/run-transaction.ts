@@ -1,9 +1,9 @@
 import type { Client } from "@grpc/grpc-js";
 import { backoffDelayMs, sleepBeforeRetry } from "./backoff.js";
 import { ConflictError, cancelledError, deadlineError } from "./client-error.js";
-import { TRANSACTION_PATH, openOpStream } from "./op-stream.js";
-import { type ClientSettings, type TransactionOptions, deadlineOf } from "./options.js";
-import { type TransactionOps, createTransaction } from "./transaction.js";
+import { openOpStream, TRANSACTION_PATH } from "./op-stream.js";
+import { type ClientSettings, deadlineOf, type TransactionOptions } from "./options.js";
+import { createTransaction, type TransactionOps } from "./transaction.js";
 
 /**
  * TransactionFunction is the body of `client.transaction`: it reads and writes through `tx` and returns a

@@ -1,7 +1,7 @@
 import type { MessageShape } from "@bufbuild/protobuf";
-import { type Client, makeGenericClientConstructor, type MethodDefinition } from "@grpc/grpc-js";
+import { type Client, type MethodDefinition, makeGenericClientConstructor } from "@grpc/grpc-js";
 import { SessionService } from "../gen/sessiond/v1/session_service_pb.js";
-import { createServiceDefinition } from "../server/grpc/service-definition.js";
+import { createServiceDefinition } from "../rpc/service-definition.js";
 import type { ClientSettings } from "./options.js";
 
 /**

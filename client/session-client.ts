@@ -1,11 +1,18 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { SessionInfo } from "../gen/sessiond/v1/session_service_pb.js";
 import { openOpStream } from "./op-stream.js";
-import { type CallOptions, type ListOptions, type SessionClientOptions, type TransactionOptions, deadlineOf, resolveSettings } from "./options.js";
-import { type TransactionFunction, runTransaction } from "./run-transaction.js";
+import {
+  type CallOptions,
+  deadlineOf,
+  type ListOptions,
+  resolveSettings,
+  type SessionClientOptions,
+  type TransactionOptions,
+} from "./options.js";
+import { runTransaction, type TransactionFunction } from "./run-transaction.js";
 import { createServiceClient } from "./service-client.js";
-import { type SessionHandle, createSessionHandle } from "./session-handle.js";
-import { type Transaction, createTransaction } from "./transaction.js";
+import { createSessionHandle, type SessionHandle } from "./session-handle.js";
+import { createTransaction, type Transaction } from "./transaction.js";
 import { createUnaryCaller } from "./unary-caller.js";
 
 /** SessionSummary is one live session as listSessions yields it: the generated SessionInfo with Dates for Timestamps. */

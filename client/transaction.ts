@@ -89,7 +89,11 @@ export function createTransaction(stream: OpStream, namespace: string, sessionId
           throw err;
         }
         if (response.result.case !== kind) {
-          throw new ClientError(TRANSACTION_PATH, status.INTERNAL, `${kind} was answered with ${response.result.case ?? "nothing"}`);
+          throw new ClientError(
+            TRANSACTION_PATH,
+            status.INTERNAL,
+            `${kind} was answered with ${response.result.case ?? "nothing"}`,
+          );
         }
         return response.result.value as ResultOf<C>;
       },

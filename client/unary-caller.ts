@@ -1,10 +1,10 @@
 import { create, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { type Client, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { SessionService } from "../gen/sessiond/v1/session_service_pb.js";
 import { backoffDelayMs, sleepBeforeRetry } from "./backoff.js";
 import { ClientError, cancelledError, deadlineError, toClientError } from "./client-error.js";
 import { type CallOptions, type ClientSettings, deadlineOf } from "./options.js";
-import { type MethodDef, type Methods, type UnaryMethod, definition } from "./service-client.js";
-import { SessionService } from "../gen/sessiond/v1/session_service_pb.js";
+import { definition, type MethodDef, type Methods, type UnaryMethod } from "./service-client.js";
 
 /** Request is the generated request message (init shape) of a unary method (internal). */
 export type Request<K extends UnaryMethod> = MessageInitShape<Methods[K]["input"]>;

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Logger } from "pino";
-import type { Config } from "./config.js";
+import type { Config } from "./config/config.js";
 
 // Internal: how long after the grace period the primary waits for workers before killing them.
 const KILL_AFTER_GRACE_MS = 5000;
@@ -45,7 +45,10 @@ export function runPrimary(config: Config, logger: Logger): void {
       }
       return;
     }
-    logger.error({ workerPid: worker.process.pid, code, signal }, everListened ? "a worker died: starting another" : "a worker died before it listened: stopping the cluster");
+    logger.error(
+      { workerPid: worker.process.pid, code, signal },
+      everListened ? "a worker died: starting another" : "a worker died before it listened: stopping the cluster",
+    );
     if (!everListened) {
       exitCode = 1;
       stop("a worker failed to start");
@@ -62,11 +65,14 @@ export function runPrimary(config: Config, logger: Logger): void {
     logger.info({ reason, workers: alive.size }, "sessiond cluster stopping");
     if (alive.size === 0) process.exit(exitCode);
     for (const worker of alive) worker.process.kill("SIGTERM");
-    setTimeout(() => {
-      logger.error("workers still running after the grace period: killing them");
-      for (const worker of alive) worker.process.kill("SIGKILL");
-      process.exit(1);
-    }, config.graceSeconds * 1000 + KILL_AFTER_GRACE_MS).unref();
+    setTimeout(
+      () => {
+        logger.error("workers still running after the grace period: killing them");
+        for (const worker of alive) worker.process.kill("SIGKILL");
+        process.exit(1);
+      },
+      config.graceSeconds * 1000 + KILL_AFTER_GRACE_MS,
+    ).unref();
   }
 
   process.on("SIGTERM", () => stop("SIGTERM"));

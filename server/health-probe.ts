@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { type Client, type ServiceError, credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
+import { type Client, credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 
 /**
@@ -19,7 +19,11 @@ const address = probeAddress(process.argv.slice(2), process.env);
 const timeoutMs = Number(process.env.SESSIOND_PROBE_TIMEOUT_MS || 3000);
 const HealthClient = makeGenericClientConstructor(healthService, "Health");
 const client = new HealthClient(address, credentials.createInsecure()) as unknown as Client & {
-  check(request: { service: string }, options: { deadline: number }, callback: (err: ServiceError | null, res?: { status: string }) => void): void;
+  check(
+    request: { service: string },
+    options: { deadline: number },
+    callback: (err: ServiceError | null, res?: { status: string }) => void,
+  ): void;
 };
 
 client.check({ service: "" }, { deadline: Date.now() + timeoutMs }, (err, res) => {

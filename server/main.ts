@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import cluster from "node:cluster";
 import { runPrimary } from "./cluster.js";
-import { loadConfig } from "./config.js";
+import { loadConfig } from "./config/config.js";
+import { ConfigError, usage } from "./config/settings.js";
 import { createLogger, serve } from "./sessiond.js";
-import { ConfigError, usage } from "./settings.js";
 
 /**
  * main is `sessiond`: `sessiond serve [flags]` resolves the settings (flags > environment > config file >
@@ -12,7 +12,12 @@ import { ConfigError, usage } from "./settings.js";
  */
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (command === "--help" || command === "-h" || command === "help" || (command === "serve" && (rest.includes("--help") || rest.includes("-h")))) {
+  if (
+    command === "--help" ||
+    command === "-h" ||
+    command === "help" ||
+    (command === "serve" && (rest.includes("--help") || rest.includes("-h")))
+  ) {
     process.stdout.write(`${usage()}\n`);
     return;
   }

@@ -1,9 +1,9 @@
 import { type Logger, pino } from "pino";
-import type { Config } from "./config.js";
-import { createSessionCore } from "./core/session-core.js";
+import type { Config } from "./config/config.js";
+import { ConfigError } from "./config/settings.js";
+import { createSessionCore, type SessionCore } from "./core/session-core.js";
 import { watchStore } from "./grpc/health.js";
-import { type SessionServer, createSessionServer } from "./grpc/session-server.js";
-import { ConfigError } from "./settings.js";
+import { createSessionServer, type SessionServer } from "./grpc/session-server.js";
 import { createMemcachedStore } from "./store/memcached-store.js";
 import { createMemoryStore } from "./store/memory-store.js";
 
@@ -45,7 +45,7 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
     ? createMemoryStore()
     : createMemcachedStore({ servers: config.memcached, cmdTimeoutMs: config.memcachedTimeoutMs, logger });
   const store = watchStore(base, () => void server?.health.check());
-  let core;
+  let core: SessionCore;
   try {
     core = createSessionCore(
       store,
@@ -76,7 +76,9 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
     server: running,
     async start() {
       if (memory) {
-        logger.warn("using the in-process memory store: sessions live only in this process; pass --memcached HOST:PORT to share them");
+        logger.warn(
+          "using the in-process memory store: sessions live only in this process; pass --memcached HOST:PORT to share them",
+        );
       }
       const port = await running.listen(config.listen);
       const address = config.listen.replace(/:\d+$/, `:${port}`);

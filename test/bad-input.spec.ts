@@ -1,9 +1,10 @@
 // Bad input gets its status code and a message a person can act on; the server keeps serving and other
 // sessions are untouched.
-import { expect } from "chai";
+
 import { status } from "@grpc/grpc-js";
-import { op } from "./helpers/sessiond.js";
+import { expect } from "chai";
 import { useSessiond } from "./helpers/fixture.js";
+import { op } from "./helpers/sessiond.js";
 
 const ns = "MemCacheSession";
 
@@ -39,9 +40,7 @@ describe("bad input", function () {
   ];
   for (const [what, fields, message] of invalid) {
     it(`refuses ${what} with INVALID_ARGUMENT`, async () => {
-      const err = await rejection(
-        env.sessiond.call("get", { namespace: ns, sessionId: "u1", package: "p", ...fields } as never),
-      );
+      const err = await rejection(env.sessiond.call("get", { namespace: ns, sessionId: "u1", package: "p", ...fields } as never));
       expect(err.code).to.equal(status.INVALID_ARGUMENT);
       expect(err.details).to.match(message);
     });
@@ -50,7 +49,9 @@ describe("bad input", function () {
   it("accepts 256-character names and any UTF-8 in package and key names", async () => {
     const pkg = "ü".repeat(256);
     await env.sessiond.call("set", { namespace: ns, sessionId: "s".repeat(256), package: pkg, data: { "键 🔑": 1 } });
-    expect((await env.sessiond.call("get", { namespace: ns, sessionId: "s".repeat(256), package: pkg })).data).to.deep.equal({ "键 🔑": 1 });
+    expect((await env.sessiond.call("get", { namespace: ns, sessionId: "s".repeat(256), package: pkg })).data).to.deep.equal({
+      "键 🔑": 1,
+    });
   });
 
   it("keeps a package named __proto__ as an ordinary package", async () => {
@@ -73,12 +74,16 @@ describe("bad input", function () {
   });
 
   it("refuses numbers JSON cannot carry and values nested too deeply", async () => {
-    const nan = await rejection(env.sessiond.call("set", { namespace: ns, sessionId: "u1", package: "p", data: { a: Number.NaN } }));
+    const nan = await rejection(
+      env.sessiond.call("set", { namespace: ns, sessionId: "u1", package: "p", data: { a: Number.NaN } }),
+    );
     expect(nan.code).to.equal(status.INVALID_ARGUMENT);
     expect(nan.details).to.match(/value of key "a" is NaN: JSON numbers must be finite/);
     let deep: unknown = 1;
     for (let i = 0; i < 40; i++) deep = [deep];
-    const nested = await rejection(env.sessiond.call("set", { namespace: ns, sessionId: "u1", package: "p", data: { deep } as never }));
+    const nested = await rejection(
+      env.sessiond.call("set", { namespace: ns, sessionId: "u1", package: "p", data: { deep } as never }),
+    );
     expect(nested.code).to.equal(status.INVALID_ARGUMENT);
     expect(nested.details).to.match(/nests deeper than 32 levels/);
   });
@@ -90,8 +95,12 @@ describe("bad input", function () {
   });
 
   it("refuses a bad page size and a forged page token", async () => {
-    expect((await rejection(env.sessiond.call("listSessions", { namespace: ns, pageSize: -1 }))).code).to.equal(status.INVALID_ARGUMENT);
-    expect((await rejection(env.sessiond.call("listSessions", { namespace: ns, pageSize: 5000 }))).code).to.equal(status.INVALID_ARGUMENT);
+    expect((await rejection(env.sessiond.call("listSessions", { namespace: ns, pageSize: -1 }))).code).to.equal(
+      status.INVALID_ARGUMENT,
+    );
+    expect((await rejection(env.sessiond.call("listSessions", { namespace: ns, pageSize: 5000 }))).code).to.equal(
+      status.INVALID_ARGUMENT,
+    );
     const forged = await rejection(env.sessiond.call("listSessions", { namespace: ns, pageToken: "not a token" }));
     expect(forged.code).to.equal(status.INVALID_ARGUMENT);
     expect(forged.details).to.match(/page_token is invalid/);
@@ -140,7 +149,9 @@ describe("bad input", function () {
       expect((await tx.send(op("rollback", { savepointId: first.savepointId }))).error?.code).to.equal(status.NOT_FOUND);
       expect((await tx.send(op("abort"))).result.case).to.equal("abort");
       expect((await tx.end()).code).to.equal(status.OK);
-      expect((await env.sessiond.call("get", { namespace: ns, sessionId: "tx-bad", package: "p" })).data).to.deep.equal({ ok: true });
+      expect((await env.sessiond.call("get", { namespace: ns, sessionId: "tx-bad", package: "p" })).data).to.deep.equal({
+        ok: true,
+      });
     });
 
     it("refuses a request with no op", async () => {
@@ -162,14 +173,18 @@ describe("bad input", function () {
       await tx.send(op("rollback", { savepointId: sp.savepointId }));
       expect((await tx.send(op("commit"))).result.case).to.equal("commit");
       await tx.end();
-      expect((await env.sessiond.call("get", { namespace: ns, sessionId: "tx-big", package: "p" })).data).to.deep.equal({ small: 1 });
+      expect((await env.sessiond.call("get", { namespace: ns, sessionId: "tx-big", package: "p" })).data).to.deep.equal({
+        small: 1,
+      });
     });
   });
 
   // Mocha runs nested suites after the tests above: this comes last.
   describe("afterwards", () => {
     it("still serves, and the bystander session is intact", async () => {
-      expect((await env.sessiond.call("get", { namespace: ns, sessionId: "bystander", package: "p" })).data).to.deep.equal({ safe: true });
+      expect((await env.sessiond.call("get", { namespace: ns, sessionId: "bystander", package: "p" })).data).to.deep.equal({
+        safe: true,
+      });
     });
   });
 });

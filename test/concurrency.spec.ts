@@ -2,7 +2,7 @@
 // ABORTED, on one sessiond and on two sessiond instances sharing one memcached.
 import { expect } from "chai";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type RunningSessiond, op, startSessiond } from "./helpers/sessiond.js";
+import { op, type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 
 const ns = "Counters";
 const ABORTED = 10;

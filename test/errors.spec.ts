@@ -1,6 +1,7 @@
 // The core names gRPC status codes without importing grpc-js; they must be gRPC's own numbers.
-import { expect } from "chai";
+
 import { status } from "@grpc/grpc-js";
+import { expect } from "chai";
 import { Code } from "../server/core/errors.js";
 
 describe("the core's status codes", () => {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { createKeyRing } from "../server/store/key-ring.js";
 
-describe("the key ring", function () {
+describe("the key ring", () => {
   // Answers recorded from nutcracker (twemproxy) 0.5.0 with `hash: md5`, `distribution: ketama` and the
   // servers listed as "host:port:1": key `session:fixture:<n>` -> index of the server that got it. Most are
   // keys that hashring's own ketama mode routes elsewhere (39 instead of 40 hashes per server for 7 servers;
@@ -10,17 +10,44 @@ describe("the key ring", function () {
     [
       "7 servers on port 22122",
       Array.from({ length: 7 }, (_, i) => `127.0.0.${11 + i}:22122`),
-      [[6, 1], [48, 4], [109, 3], [127, 1], [155, 2], [0, 0], [1, 2], [2, 5]],
+      [
+        [6, 1],
+        [48, 4],
+        [109, 3],
+        [127, 1],
+        [155, 2],
+        [0, 0],
+        [1, 2],
+        [2, 5],
+      ],
     ],
     [
       "7 servers on port 11211",
       Array.from({ length: 7 }, (_, i) => `127.0.0.${21 + i}:11211`),
-      [[0, 5], [1, 0], [2, 5], [3, 2], [4, 0], [5, 5], [10, 2], [28, 3]],
+      [
+        [0, 5],
+        [1, 0],
+        [2, 5],
+        [3, 2],
+        [4, 0],
+        [5, 5],
+        [10, 2],
+        [28, 3],
+      ],
     ],
     [
       "25 servers on port 22122",
       Array.from({ length: 25 }, (_, i) => `127.0.1.${1 + i}:22122`),
-      [[11, 22], [24, 9], [33, 6], [61, 17], [168, 24], [0, 11], [1, 21], [2, 1]],
+      [
+        [11, 22],
+        [24, 9],
+        [33, 6],
+        [61, 17],
+        [168, 24],
+        [0, 11],
+        [1, 21],
+        [2, 1],
+      ],
     ],
   ];
   for (const [label, servers, answers] of recorded) {

@@ -1,8 +1,8 @@
 // The lovely.session doctest (../shared/seed/lovely.session.txt), step by step, over plain gRPC against a
 // real memcached. Each step quotes the doctest line it mirrors.
 import { expect } from "chai";
-import { op, startSessiond } from "./helpers/sessiond.js";
 import { useSessiond } from "./helpers/fixture.js";
+import { op, startSessiond } from "./helpers/sessiond.js";
 
 const ns = "MemCacheSession";
 const id = "mySessionId";
@@ -54,7 +54,9 @@ describe("the lovely.session scenario over gRPC", function () {
       expect((await tx.send(op("get", { package: "myData" }))).result.value).to.deep.include({ data: {} });
       // >>> data['info'] = 'stored in memcache'
       expect((await tx.send(op("set", { package: "myData", data: { info: "stored in memcache" } }))).result.case).to.equal("set");
-      expect((await tx.send(op("get", { package: "myData" }))).result.value).to.deep.include({ data: { info: "stored in memcache" } });
+      expect((await tx.send(op("get", { package: "myData" }))).result.value).to.deep.include({
+        data: { info: "stored in memcache" },
+      });
       // Not committed yet: another reader does not see it.
       expect((await env.sessiond.call("get", { namespace: ns, sessionId: id, package: "myData" })).data).to.deep.equal({});
       // >>> transaction.commit()

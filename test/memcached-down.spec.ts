@@ -1,8 +1,9 @@
 // When memcached is down, calls fail fast with UNAVAILABLE; when it returns, they work again, no restart.
-import { expect } from "chai";
+
 import { status } from "@grpc/grpc-js";
-import { op } from "./helpers/sessiond.js";
+import { expect } from "chai";
 import { useSessiond } from "./helpers/fixture.js";
+import { op } from "./helpers/sessiond.js";
 
 const ns = "Outage";
 

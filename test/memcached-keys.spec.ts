@@ -1,7 +1,8 @@
 // No caller string reaches memcached as a raw key: every key is derived (prefix, namespace, generation,
 // hash of the id) and stays under memcached's 250-byte limit.
-import { expect } from "chai";
+
 import { connect } from "node:net";
+import { expect } from "chai";
 import { useSessiond } from "./helpers/fixture.js";
 
 /** dumpKeys lists every key memcached holds (lru_crawler metadump), URL-decoded. */
@@ -24,7 +25,6 @@ function dumpKeys(port: number): Promise<string[]> {
 describe("memcached keys", function () {
   this.timeout(20_000);
   const env = useSessiond();
-
 
   it("are derived from hashes, whatever the session id looks like", async () => {
     const ids = ["plain", "with:colons:and/slashes", "%00%0d%0a", "x".repeat(256), "get_ready_to_flush_all"];

@@ -1,11 +1,12 @@
 // Each resource bound of sessiond, set by its flag, hit on purpose: it answers with its documented code.
-import { expect } from "chai";
+
 import { type ServiceError, status } from "@grpc/grpc-js";
+import { expect } from "chai";
 import { pino } from "pino";
-import { loadConfig } from "../server/config.js";
-import { type Sessiond, createSessiond } from "../server/sessiond.js";
+import { loadConfig } from "../server/config/config.js";
+import { createSessiond, type Sessiond } from "../server/sessiond.js";
 import { startMemcached } from "./helpers/memcached.js";
-import { type SessionClient, connectSessionClient, spawnProcess } from "./helpers/ops-process.js";
+import { connectSessionClient, type SessionClient, spawnProcess } from "./helpers/ops-process.js";
 import { op } from "./helpers/sessiond.js";
 
 const ns = "BoundsNamespace";
@@ -38,7 +39,9 @@ describe("resource bounds", function () {
       .catch((e: ServiceError) => e)) as ServiceError;
 
     expect(err.code).to.equal(status.RESOURCE_EXHAUSTED);
-    expect(await client!.call("get", { namespace: ns, sessionId: "s", package: "p", keys: ["big"] })).to.have.property("data").that.deep.equals({});
+    expect(await client!.call("get", { namespace: ns, sessionId: "s", package: "p", keys: ["big"] }))
+      .to.have.property("data")
+      .that.deep.equals({});
   });
 
   it("discards a transaction idle past --idle-timeout and ends its stream with DEADLINE_EXCEEDED", async () => {
@@ -92,7 +95,9 @@ describe("resource bounds", function () {
       .catch((e: ServiceError) => e)) as ServiceError;
 
     expect(err.code).to.equal(status.RESOURCE_EXHAUSTED);
-    expect(Object.keys((await client!.call("get", { namespace: ns, sessionId: "big", package: "p" })).data ?? {})).to.deep.equal(["small"]);
+    expect(Object.keys((await client!.call("get", { namespace: ns, sessionId: "big", package: "p" })).data ?? {})).to.deep.equal([
+      "small",
+    ]);
   });
 
   it("answers UNAVAILABLE when memcached does not answer within --memcached-timeout", async () => {
@@ -102,7 +107,9 @@ describe("resource bounds", function () {
       await client!.call("get", { namespace: ns, sessionId: "s", package: "p" });
       await memcached.pause(); // accepts connections, answers nothing: a hung server
 
-      const err = (await client!.call("get", { namespace: ns, sessionId: "s2", package: "p" }).catch((e: ServiceError) => e)) as ServiceError;
+      const err = (await client!
+        .call("get", { namespace: ns, sessionId: "s2", package: "p" })
+        .catch((e: ServiceError) => e)) as ServiceError;
 
       expect(err.code).to.equal(status.UNAVAILABLE);
       expect(err.details).to.match(/unavailable/i);
@@ -117,7 +124,14 @@ describe("resource bounds", function () {
 
   it("notices a client that stopped answering through --keepalive and discards its transaction", async () => {
     const address = await start(["--keepalive", "0.2", "--keepalive-timeout", "0.2", "--idle-timeout", "0"]);
-    const stalled = spawnProcess(process.execPath, ["--import", "tsx", "test/helpers/ops-stalled-client.ts", address, ns, "stalled"]);
+    const stalled = spawnProcess(process.execPath, [
+      "--import",
+      "tsx",
+      "test/helpers/ops-stalled-client.ts",
+      address,
+      ns,
+      "stalled",
+    ]);
     try {
       const ready = await stalled.waitForLog((l) => l.msg === "ready");
       expect(ready).to.include({ begin: "begin", set: "set" });

@@ -1,9 +1,10 @@
 // `sessiond serve --workers 2`: two processes on one port, node's cluster handing connections round-robin;
 // SIGTERM to the primary drains both and exits 0.
-import { expect } from "chai";
+
 import { status } from "@grpc/grpc-js";
+import { expect } from "chai";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type SessionClient, connectSessionClient, startSessiondProcess } from "./helpers/ops-process.js";
+import { connectSessionClient, type SessionClient, startSessiondProcess } from "./helpers/ops-process.js";
 import { op } from "./helpers/sessiond.js";
 
 describe("sessiond serve --workers", function () {
@@ -29,7 +30,12 @@ describe("sessiond serve --workers", function () {
       for (let i = 0; i < 8 && new Set(setCalls().map((l) => l.pid)).size < 2; i++) {
         const client = connectSessionClient(sessiond.address, { "grpc.use_local_subchannel_pool": 1 });
         clients.push(client);
-        await client.call("set", { namespace: "Cluster", sessionId: "shared", package: "visits", data: { [`client${i}`]: true } });
+        await client.call("set", {
+          namespace: "Cluster",
+          sessionId: "shared",
+          package: "visits",
+          data: { [`client${i}`]: true },
+        });
         // The worker logs the call (debug) before it answers; wait until its line has come through the pipe.
         for (const deadline = Date.now() + 5000; setCalls().length <= i && Date.now() < deadline; ) {
           await new Promise((resolve) => setTimeout(resolve, 10));
@@ -37,7 +43,9 @@ describe("sessiond serve --workers", function () {
       }
       expect([...new Set(setCalls().map((l) => l.pid))].sort()).to.deep.equal(workers);
       // Whichever worker answers, the session is the same: state lives in memcached.
-      const seen = await Promise.all(clients.map((c) => c.call("get", { namespace: "Cluster", sessionId: "shared", package: "visits" })));
+      const seen = await Promise.all(
+        clients.map((c) => c.call("get", { namespace: "Cluster", sessionId: "shared", package: "visits" })),
+      );
       for (const answer of seen) expect(Object.keys(answer.data ?? {})).to.have.length(clients.length);
 
       const tx = clients[0]!.stream();
@@ -48,7 +56,10 @@ describe("sessiond serve --workers", function () {
       for (const c of clients) c.close();
     }
     expect(await sessiond.waitForExit()).to.deep.equal({ code: 0, signal: null });
-    const stopped = sessiond.lines.filter((l) => l.msg === "sessiond stopped").map((l) => l.pid).sort();
+    const stopped = sessiond.lines
+      .filter((l) => l.msg === "sessiond stopped")
+      .map((l) => l.pid)
+      .sort();
     expect(stopped).to.deep.equal(workers);
     expect(sessiond.lines.some((l) => l.msg === "sessiond cluster stopped" && l.exitCode === 0)).to.equal(true);
   });

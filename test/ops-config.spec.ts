@@ -1,14 +1,15 @@
 // Settings: flags over environment variables over the config file over defaults; per-namespace expiry in
 // the file; `sessiond serve --help` and the README document every setting.
-import { expect } from "chai";
+
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "chai";
 import { pino } from "pino";
-import { ConfigError, loadConfig } from "../server/config.js";
+import { ConfigError, loadConfig } from "../server/config/config.js";
+import { FLAG_SETTINGS } from "../server/config/settings.js";
 import { createSessiond } from "../server/sessiond.js";
-import { FLAG_SETTINGS } from "../server/settings.js";
-import { REPO, connectSessionClient, spawnProcess } from "./helpers/ops-process.js";
+import { connectSessionClient, REPO, spawnProcess } from "./helpers/ops-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sessiond-config-"));
 function file(name: string, text: string): string {
@@ -41,7 +42,10 @@ describe("sessiond settings", function () {
   });
 
   it("takes a flag over its environment variable, that over the config file, that over the default", () => {
-    const path = file("precedence.yaml", ["listen: 127.0.0.1:7000", "timeout: 100", "max-transactions: 5", "keepalive: 7", "memcached: [a:1, b:2]"].join("\n"));
+    const path = file(
+      "precedence.yaml",
+      ["listen: 127.0.0.1:7000", "timeout: 100", "max-transactions: 5", "keepalive: 7", "memcached: [a:1, b:2]"].join("\n"),
+    );
     const config = loadConfig(["--max-transactions", "3"], {
       SESSIOND_CONFIG: path,
       SESSIOND_TIMEOUT: "200",
@@ -58,8 +62,14 @@ describe("sessiond settings", function () {
   });
 
   it("reads per-namespace timeout and resolution from a JSON or a YAML file", () => {
-    const json = file("ns.json", JSON.stringify({ namespaces: { MemCacheSession: { timeout: 600, resolution: 60 }, Short: { timeout: 5 } } }));
-    const yaml = file("ns.yaml", "namespaces:\n  MemCacheSession:\n    timeout: 600\n    resolution: 60\n  Short:\n    timeout: 5\n");
+    const json = file(
+      "ns.json",
+      JSON.stringify({ namespaces: { MemCacheSession: { timeout: 600, resolution: 60 }, Short: { timeout: 5 } } }),
+    );
+    const yaml = file(
+      "ns.yaml",
+      "namespaces:\n  MemCacheSession:\n    timeout: 600\n    resolution: 60\n  Short:\n    timeout: 5\n",
+    );
     for (const path of [json, yaml]) {
       expect(loadConfig(["--config", path], {}).namespaces).to.deep.equal({
         MemCacheSession: { timeoutSeconds: 600, resolutionSeconds: 60 },
@@ -70,19 +80,32 @@ describe("sessiond settings", function () {
 
   it("refuses what cannot work, naming the setting and where it came from", () => {
     expect(() => loadConfig(["--workers", "0"], {})).to.throw(ConfigError, /--workers "0" is not an integer >= 1/);
-    expect(() => loadConfig([], { SESSIOND_LISTEN: "nowhere" })).to.throw(ConfigError, /SESSIOND_LISTEN "nowhere" is not HOST:PORT/);
-    expect(() => loadConfig(["--config", file("typo.json", '{"max-transaction": 5}')], {})).to.throw(ConfigError, /unknown key "max-transaction"/);
-    expect(() => loadConfig(["--config", file("bad-ns.yaml", "namespaces:\n  A:\n    timeout: -1\n")], {})).to.throw(ConfigError, /namespace "A".*timeout/);
+    expect(() => loadConfig([], { SESSIOND_LISTEN: "nowhere" })).to.throw(
+      ConfigError,
+      /SESSIOND_LISTEN "nowhere" is not HOST:PORT/,
+    );
+    expect(() => loadConfig(["--config", file("typo.json", '{"max-transaction": 5}')], {})).to.throw(
+      ConfigError,
+      /unknown key "max-transaction"/,
+    );
+    expect(() => loadConfig(["--config", file("bad-ns.yaml", "namespaces:\n  A:\n    timeout: -1\n")], {})).to.throw(
+      ConfigError,
+      /namespace "A".*timeout/,
+    );
     expect(() => loadConfig(["--log-level", "loud"], {})).to.throw(ConfigError, /--log-level "loud"/);
     expect(() => loadConfig(["--config", join(dir, "missing.yaml")], {})).to.throw(ConfigError, /cannot read config file/);
   });
 
   it("gives a namespace of the config file its own timeout, while others keep the default", async () => {
-    const path = file("expiry.json", JSON.stringify({ listen: "127.0.0.1:0", namespaces: { Short: { timeout: 1, resolution: 0 } } }));
+    const path = file(
+      "expiry.json",
+      JSON.stringify({ listen: "127.0.0.1:0", namespaces: { Short: { timeout: 1, resolution: 0 } } }),
+    );
     const sessiond = createSessiond(loadConfig([], { SESSIOND_CONFIG: path }), pino({ level: "silent" }));
     const client = connectSessionClient(await sessiond.start());
     try {
-      for (const namespace of ["Short", "Long"]) await client.call("set", { namespace, sessionId: "s", package: "p", data: { v: 1 } });
+      for (const namespace of ["Short", "Long"])
+        await client.call("set", { namespace, sessionId: "s", package: "p", data: { v: 1 } });
       await new Promise((resolve) => setTimeout(resolve, 2200)); // past Short's 1 s timeout
       expect((await client.call("get", { namespace: "Short", sessionId: "s", package: "p" })).data).to.deep.equal({});
       expect((await client.call("get", { namespace: "Long", sessionId: "s", package: "p" })).data).to.deep.equal({ v: 1 });

@@ -1,10 +1,11 @@
 // The Dockerfile and docker-compose.yml, checked as far as a machine without a Docker engine can: what
 // they copy exists, the image runs the built server by node as a non-root user, its HEALTHCHECK probes the
 // health service, and the compose file is valid YAML wiring sessiond to memcached.
-import { expect } from "chai";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
 import { REPO, spawnProcess } from "./helpers/ops-process.js";
 
@@ -58,7 +59,9 @@ describe("the Dockerfile and docker-compose.yml", function () {
   it("builds in stages and copies only files that exist, or that an earlier stage made", () => {
     const stages = instructions.filter((i) => i.keyword === "FROM").map((i) => i.stage);
     expect(stages.length).to.be.at.least(2);
-    const ignored = readFileSync(join(REPO, ".dockerignore"), "utf8").split("\n").map((l) => l.trim());
+    const ignored = readFileSync(join(REPO, ".dockerignore"), "utf8")
+      .split("\n")
+      .map((l) => l.trim());
     for (const copy of instructions.filter((i) => i.keyword === "COPY")) {
       const parts = copy.args.split(/\s+/);
       const from = parts.find((p) => p.startsWith("--from="))?.slice("--from=".length);
@@ -76,11 +79,17 @@ describe("the Dockerfile and docker-compose.yml", function () {
 
   it("runs the server with node directly, as a non-root user, on port 50051, with a HEALTHCHECK through the health service", () => {
     const user = find("USER").at(-1)?.args;
-    expect(user).to.be.a("string").and.not.match(/^(root|0)(:|$)/);
+    expect(user)
+      .to.be.a("string")
+      .and.not.match(/^(root|0)(:|$)/);
     expect(find("EXPOSE").map((i) => i.args)).to.include("50051");
     const start = [...execForm(find("ENTRYPOINT").at(-1)!.args), ...execForm(find("CMD").at(-1)!.args)];
     expect(start).to.deep.equal(["node", "dist/server/main.js", "serve"]);
-    const probe = execForm(find("HEALTHCHECK").at(-1)!.args.replace(/^(--\S+\s+)*CMD\s+/, ""));
+    const probe = execForm(
+      find("HEALTHCHECK")
+        .at(-1)!
+        .args.replace(/^(--\S+\s+)*CMD\s+/, ""),
+    );
     expect(probe).to.deep.equal(["node", "dist/server/health-probe.js"]);
   });
 
@@ -88,7 +97,11 @@ describe("the Dockerfile and docker-compose.yml", function () {
     const build = spawnProcess("npm", ["run", "build", "--silent"]);
     expect(await build.waitForExit(90_000), build.stderr()).to.deep.equal({ code: 0, signal: null });
     const start = [...execForm(find("ENTRYPOINT").at(-1)!.args), ...execForm(find("CMD").at(-1)!.args)];
-    const probeCommand = execForm(find("HEALTHCHECK").at(-1)!.args.replace(/^(--\S+\s+)*CMD\s+/, ""));
+    const probeCommand = execForm(
+      find("HEALTHCHECK")
+        .at(-1)!
+        .args.replace(/^(--\S+\s+)*CMD\s+/, ""),
+    );
     const env = { SESSIOND_LISTEN: `127.0.0.1:${await freePort()}`, SESSIOND_LOG_LEVEL: "info" };
 
     const server = spawnProcess(process.execPath, start.slice(1), env);
@@ -117,7 +130,8 @@ describe("the Dockerfile and docker-compose.yml", function () {
         if (entry.isDirectory()) walk(path);
         else if (entry.name.endsWith(".js")) {
           for (const [, spec] of readFileSync(path, "utf8").matchAll(/(?:from|import)\s*\(?\s*"([^".][^"]*)"/g)) {
-            if (!spec!.startsWith("node:")) imported.add(spec!.startsWith("@") ? spec!.split("/").slice(0, 2).join("/") : spec!.split("/")[0]!);
+            if (!spec!.startsWith("node:"))
+              imported.add(spec!.startsWith("@") ? spec!.split("/").slice(0, 2).join("/") : spec!.split("/")[0]!);
           }
         }
       }
@@ -130,7 +144,10 @@ describe("the Dockerfile and docker-compose.yml", function () {
 
   it("has a compose file that runs this image next to memcached and lets it drain before SIGKILL", () => {
     const compose = parseYaml(readFileSync(join(REPO, "docker-compose.yml"), "utf8")) as {
-      services: Record<string, { build?: string; image?: string; environment?: Record<string, string>; ports?: string[]; stop_grace_period?: string }>;
+      services: Record<
+        string,
+        { build?: string; image?: string; environment?: Record<string, string>; ports?: string[]; stop_grace_period?: string }
+      >;
     };
     const { sessiond, memcached } = compose.services;
     expect(sessiond?.build).to.equal(".");

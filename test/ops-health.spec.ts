@@ -1,11 +1,19 @@
 // grpc.health.v1.Health as a load balancer or Kubernetes sees it: SERVING while memcached answers,
 // NOT_SERVING while it is down, SERVING again once it is back; sessiond assembled from its settings.
+
+import {
+  type Client,
+  type ClientReadableStream,
+  credentials,
+  makeGenericClientConstructor,
+  type ServiceError,
+  status,
+} from "@grpc/grpc-js";
 import { expect } from "chai";
-import { type Client, type ClientReadableStream, type ServiceError, credentials, makeGenericClientConstructor, status } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { pino } from "pino";
-import { loadConfig } from "../server/config.js";
-import { type Sessiond, createSessiond } from "../server/sessiond.js";
+import { loadConfig } from "../server/config/config.js";
+import { createSessiond, type Sessiond } from "../server/sessiond.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { connectSessionClient } from "./helpers/ops-process.js";
 
@@ -37,7 +45,10 @@ describe("health follows memcached", function () {
   let health: Health;
 
   async function start(flags: string[]) {
-    const config = loadConfig(["--listen", "127.0.0.1:0", "--memcached", memcached.address, "--memcached-timeout", "500", ...flags], {});
+    const config = loadConfig(
+      ["--listen", "127.0.0.1:0", "--memcached", memcached.address, "--memcached-timeout", "500", ...flags],
+      {},
+    );
     sessiond = createSessiond(config, pino({ level: process.env.SESSIOND_TEST_LOG ?? "silent" }));
     const address = await sessiond.start();
     health = new HealthClient(address, credentials.createInsecure()) as unknown as Health;

@@ -1,12 +1,13 @@
 // The README's grpcurl walkthrough, run command by command through a client that, like grpcurl, knows the
 // API only through server reflection: if the README or the server drifts, this fails.
-import { expect } from "chai";
+
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { expect } from "chai";
+import { useSessiond } from "./helpers/fixture.js";
 import { connectReflection, findMethod, invoke, resolveSymbol } from "./helpers/ops-grpcurl.js";
 import { REPO } from "./helpers/ops-process.js";
-import { useSessiond } from "./helpers/fixture.js";
 
 /** Command is one grpcurl command line of the README with its input (a heredoc). */
 interface Command {
@@ -63,7 +64,8 @@ describe("the README's grpcurl walkthrough", function () {
       }
       const { registry } = await resolveSymbol(reflection, verb!.split("/")[0]!);
       const method = findMethod(registry, verb!);
-      const requests = data === "@" ? command.stdin.map((l) => JSON.parse(l) as JsonValue) : [JSON.parse(data ?? "{}") as JsonValue];
+      const requests =
+        data === "@" ? command.stdin.map((l) => JSON.parse(l) as JsonValue) : [JSON.parse(data ?? "{}") as JsonValue];
       return await invoke(env.sessiond.address, method, requests);
     } finally {
       reflection.close();
@@ -72,7 +74,16 @@ describe("the README's grpcurl walkthrough", function () {
 
   it("has commands for listing, describing, health and every RPC of the service", () => {
     const called = commands.map((c) => c.argv.find((a) => a.includes("/")));
-    for (const rpc of ["CreateSession", "Get", "Set", "Delete", "ListSessions", "InvalidateAll", "RotateSession", "Transaction"]) {
+    for (const rpc of [
+      "CreateSession",
+      "Get",
+      "Set",
+      "Delete",
+      "ListSessions",
+      "InvalidateAll",
+      "RotateSession",
+      "Transaction",
+    ]) {
       expect(called, rpc).to.include(`sessiond.v1.SessionService/${rpc}`);
     }
     expect(called).to.include("grpc.health.v1.Health/Check");
@@ -82,7 +93,8 @@ describe("the README's grpcurl walkthrough", function () {
   it("runs every command with the outcome the README describes", async () => {
     const outputs: Array<{ argv: string[]; output: JsonValue[] | string[] }> = [];
     for (const command of commands) outputs.push({ argv: command.argv, output: await grpcurl(command) });
-    const of = (rpc: string) => outputs.filter((o) => o.argv.some((a) => a.endsWith(`/${rpc}`))).map((o) => o.output as JsonObject[]);
+    const of = (rpc: string) =>
+      outputs.filter((o) => o.argv.some((a) => a.endsWith(`/${rpc}`))).map((o) => o.output as JsonObject[]);
 
     expect(outputs[0]!.output).to.include.members(["sessiond.v1.SessionService", "grpc.health.v1.Health"]);
     expect(of("Check")).to.deep.equal([[{ status: "SERVING" }]]);

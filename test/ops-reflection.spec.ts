@@ -1,14 +1,22 @@
 // Server reflection, asked exactly as grpcurl asks it (grpcurl itself cannot be installed here): list the
 // services, find the file of a symbol, fetch every import by file name, then build descriptors from the
 // answers alone and call the service with JSON.
-import { expect } from "chai";
+
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import { type ReflectionClient, type ReflectionVersion, connectReflection, findMethod, invoke, resolveSymbol } from "./helpers/ops-grpcurl.js";
+import { expect } from "chai";
+import {
+  connectReflection,
+  findMethod,
+  invoke,
+  type ReflectionClient,
+  type ReflectionVersion,
+  resolveSymbol,
+} from "./helpers/ops-grpcurl.js";
 import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 
 const SERVICE = "sessiond.v1.SessionService";
 
-describe("server reflection, as grpcurl uses it", function () {
+describe("server reflection, as grpcurl uses it", () => {
   let sessiond: RunningSessiond;
   before(async () => {
     sessiond = await startSessiond();
@@ -42,7 +50,9 @@ describe("server reflection, as grpcurl uses it", function () {
           "ListValue",
         ]);
         const timestamp = await reflection.fileByFilename("google/protobuf/timestamp.proto");
-        expect(timestamp.find((f) => f.name === "google/protobuf/timestamp.proto")?.messageType.map((m) => m.name)).to.deep.equal(["Timestamp"]);
+        expect(timestamp.find((f) => f.name === "google/protobuf/timestamp.proto")?.messageType.map((m) => m.name)).to.deep.equal(
+          ["Timestamp"],
+        );
       });
 
       it("resolves every type the service uses, Struct and Timestamp included, from reflection alone", async () => {
@@ -59,7 +69,9 @@ describe("server reflection, as grpcurl uses it", function () {
           "Transaction",
         ]);
         expect(registry.getMessage("sessiond.v1.GetResponse")?.field.data?.message?.typeName).to.equal("google.protobuf.Struct");
-        expect(registry.getMessage("sessiond.v1.SessionInfo")?.field.createdAt?.message?.typeName).to.equal("google.protobuf.Timestamp");
+        expect(registry.getMessage("sessiond.v1.SessionInfo")?.field.createdAt?.message?.typeName).to.equal(
+          "google.protobuf.Timestamp",
+        );
         expect(findMethod(registry, `${SERVICE}/Transaction`).methodKind).to.equal("bidi_streaming");
       });
 
@@ -79,33 +91,49 @@ describe("server reflection, as grpcurl uses it", function () {
   describe("calls made with descriptors from reflection", () => {
     const ns = "ReflectedNamespace";
     let call: (method: string, json: JsonValue) => Promise<JsonObject>;
-    let transaction: (requests: JsonValue[], onResponse?: (r: JsonValue, i: number) => JsonValue | undefined) => Promise<JsonValue[]>;
+    let transaction: (
+      requests: JsonValue[],
+      onResponse?: (r: JsonValue, i: number) => JsonValue | undefined,
+    ) => Promise<JsonValue[]>;
 
     before(async () => {
       const reflection = connectReflection(sessiond.address, "v1");
       const { registry } = await resolveSymbol(reflection, SERVICE);
       reflection.close();
-      call = async (method, json) => (await invoke(sessiond.address, findMethod(registry, `${SERVICE}/${method}`), [json]))[0] as JsonObject;
-      transaction = (requests, onResponse) => invoke(sessiond.address, findMethod(registry, `${SERVICE}/Transaction`), requests, onResponse);
+      call = async (method, json) =>
+        (await invoke(sessiond.address, findMethod(registry, `${SERVICE}/${method}`), [json]))[0] as JsonObject;
+      transaction = (requests, onResponse) =>
+        invoke(sessiond.address, findMethod(registry, `${SERVICE}/Transaction`), requests, onResponse);
     });
 
     it("calls every unary RPC with JSON in and JSON out", async () => {
       const { sessionId } = await call("CreateSession", { namespace: ns });
       expect(sessionId).to.be.a("string").with.length.above(20);
-      await call("Set", { namespace: ns, session_id: sessionId!, package: "cart", data: { items: 2, note: "gift", tags: ["a"] } });
+      await call("Set", {
+        namespace: ns,
+        session_id: sessionId!,
+        package: "cart",
+        data: { items: 2, note: "gift", tags: ["a"] },
+      });
       expect(await call("Get", { namespace: ns, session_id: sessionId!, package: "cart" })).to.deep.equal({
         data: { items: 2, note: "gift", tags: ["a"] },
       });
       await call("Delete", { namespace: ns, session_id: sessionId!, package: "cart", keys: ["note"] });
-      expect(await call("Get", { namespace: ns, sessionId: sessionId!, package: "cart" })).to.deep.equal({ data: { items: 2, tags: ["a"] } });
+      expect(await call("Get", { namespace: ns, sessionId: sessionId!, package: "cart" })).to.deep.equal({
+        data: { items: 2, tags: ["a"] },
+      });
 
-      const listed = (await call("ListSessions", { namespace: ns })) as { sessions: Array<{ sessionId: string; createdAt: string }> };
+      const listed = (await call("ListSessions", { namespace: ns })) as {
+        sessions: Array<{ sessionId: string; createdAt: string }>;
+      };
       const info = listed.sessions.find((s) => s.sessionId === sessionId);
       expect(info?.createdAt, "a Timestamp, as RFC 3339 text").to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
       const { sessionId: rotated } = await call("RotateSession", { namespace: ns, session_id: sessionId! });
       expect(rotated).to.not.equal(sessionId);
-      expect(await call("Get", { namespace: ns, session_id: rotated!, package: "cart" })).to.deep.equal({ data: { items: 2, tags: ["a"] } });
+      expect(await call("Get", { namespace: ns, session_id: rotated!, package: "cart" })).to.deep.equal({
+        data: { items: 2, tags: ["a"] },
+      });
       await call("InvalidateAll", { namespace: ns });
       expect(await call("Get", { namespace: ns, session_id: rotated!, package: "cart" })).to.deep.equal({ data: {} });
     });
@@ -129,9 +157,19 @@ describe("server reflection, as grpcurl uses it", function () {
         if ((response as JsonObject).savepoint) savepointAnswer = response as JsonObject;
         return steps[i + 1]?.(savepointAnswer);
       });
-      expect(answers.map((a) => Object.keys(a)[0])).to.deep.equal(["begin", "set", "savepoint", "set", "rollback", "get", "commit"]);
+      expect(answers.map((a) => Object.keys(a)[0])).to.deep.equal([
+        "begin",
+        "set",
+        "savepoint",
+        "set",
+        "rollback",
+        "get",
+        "commit",
+      ]);
       expect(answers[5]).to.deep.equal({ get: { data: { info: "we want to keep this" } } });
-      expect(await call("Get", { namespace: ns, session_id: id, package: "myData" })).to.deep.equal({ data: { info: "we want to keep this" } });
+      expect(await call("Get", { namespace: ns, session_id: id, package: "myData" })).to.deep.equal({
+        data: { info: "we want to keep this" },
+      });
     });
   });
 });

@@ -1,13 +1,14 @@
 // Graceful shutdown of the real process (`node --import tsx server/main.ts serve`): SIGTERM and SIGINT
 // stop it accepting, let unary calls in flight finish, end open transactions with UNAVAILABLE (nothing of
 // them written), force the rest after the grace period, and exit 0. memcached is then read directly.
-import { expect } from "chai";
+
 import { status } from "@grpc/grpc-js";
+import { expect } from "chai";
 import { Keys } from "../server/core/keys.js";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
 import type { Store } from "../server/store/store.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type SessionClient, connectSessionClient, startSessiondProcess } from "./helpers/ops-process.js";
+import { connectSessionClient, type SessionClient, startSessiondProcess } from "./helpers/ops-process.js";
 import { op } from "./helpers/sessiond.js";
 
 const ns = "ShutdownNamespace";
@@ -64,7 +65,14 @@ describe("graceful shutdown of the sessiond process", function () {
   }
 
   it("lets a unary call in flight finish before it exits", async () => {
-    const sessiond = await startSessiondProcess(["--memcached", memcached.address, "--memcached-timeout", "20000", "--grace", "20"]);
+    const sessiond = await startSessiondProcess([
+      "--memcached",
+      memcached.address,
+      "--memcached-timeout",
+      "20000",
+      "--grace",
+      "20",
+    ]);
     const client = connectSessionClient(sessiond.address);
     clients.push(client);
     await client.call("get", { namespace: ns, sessionId: "warm-up", package: "p" });
@@ -83,7 +91,14 @@ describe("graceful shutdown of the sessiond process", function () {
   });
 
   it("cancels calls still in flight once the grace period is over, and still exits 0", async () => {
-    const sessiond = await startSessiondProcess(["--memcached", memcached.address, "--memcached-timeout", "20000", "--grace", "0.5"]);
+    const sessiond = await startSessiondProcess([
+      "--memcached",
+      memcached.address,
+      "--memcached-timeout",
+      "20000",
+      "--grace",
+      "0.5",
+    ]);
     const client = connectSessionClient(sessiond.address);
     clients.push(client);
     await client.call("get", { namespace: ns, sessionId: "warm-up", package: "p" });

@@ -83,17 +83,36 @@ describe("SDK errors, cancellation and deadlines", function () {
     const signal = AbortSignal.abort();
     expect((await caught(env.client.session(ns, "u1").get("cart", [], { signal }))).code).to.equal(status.CANCELLED);
     let ran = false;
-    const err = await caught(env.client.transaction(ns, "u1", () => void (ran = true), { signal }));
+    const err = await caught(
+      env.client.transaction(
+        ns,
+        "u1",
+        () => {
+          ran = true;
+        },
+        { signal },
+      ),
+    );
     expect(err.code).to.equal(status.CANCELLED);
     expect(ran).to.equal(false, "the function must not run after the signal fired");
   });
 
   it("does not start calls whose deadline has passed: DEADLINE_EXCEEDED, nothing written", async () => {
     const deadline = new Date(Date.now() - 1);
-    expect((await caught(env.client.session(ns, "u1").set("cart", { a: 1 }, { deadline }))).code).to.equal(status.DEADLINE_EXCEEDED);
+    expect((await caught(env.client.session(ns, "u1").set("cart", { a: 1 }, { deadline }))).code).to.equal(
+      status.DEADLINE_EXCEEDED,
+    );
     let ran = false;
     const err = await caught(
-      env.client.transaction(ns, "u1", (tx) => ((ran = true), tx.set("cart", { a: 1 })), { deadline }),
+      env.client.transaction(
+        ns,
+        "u1",
+        (tx) => {
+          ran = true;
+          return tx.set("cart", { a: 1 });
+        },
+        { deadline },
+      ),
     );
     expect(err.code).to.equal(status.DEADLINE_EXCEEDED);
     expect(ran).to.equal(false, "the function must not run after the deadline");

@@ -1,13 +1,14 @@
 // The README's SDK examples, run against a live sessiond so that they cannot rot (connect-es's
 // node-readme.spec.ts): the ```ts blocks between <!-- sdk:start --> and <!-- sdk:end --> are joined in order
 // into one module, `sessiond/client` pointed at this checkout's client, and `address` given by the test.
-import { expect } from "chai";
+
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { expect } from "chai";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 

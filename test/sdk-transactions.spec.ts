@@ -131,7 +131,9 @@ describe("SDK transactions", function () {
 
   it("lets callers of begin commit themselves, and reports a conflict there as ConflictError", async () => {
     const tx = env.client.begin(ns, "manual");
-    expect(await tx.transactionId()).to.be.a("string").and.not.equal("");
+    expect(await tx.transactionId())
+      .to.be.a("string")
+      .and.not.equal("");
     expect(await tx.get("basket")).to.deep.equal({});
     await env.client.session(ns, "manual").set("basket", { eggs: 6 });
     tx.set("basket", { milk: 1 });

@@ -1,13 +1,13 @@
-import { connect } from "node:net";
 import type { Socket } from "node:net";
+import { connect } from "node:net";
 import { expect } from "chai";
+import { createKeyRing } from "../server/store/key-ring.js";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
 import { createMemoryStore } from "../server/store/memory-store.js";
-import { createKeyRing } from "../server/store/key-ring.js";
-import { StoreUnavailableError } from "../server/store/store.js";
 import type { Store } from "../server/store/store.js";
-import { startMemcached, startMemcachedPool } from "./helpers/memcached.js";
+import { StoreUnavailableError } from "../server/store/store.js";
 import type { MemcachedProcess } from "./helpers/memcached.js";
+import { startMemcached, startMemcachedPool } from "./helpers/memcached.js";
 import { bytes, describeStoreConformance, rejection, uniqueKeys } from "./helpers/store-conformance.js";
 
 // Every Store method, called with harmless arguments; each must fail the same way when memcached is down.
@@ -24,7 +24,7 @@ const everyMethod = (store: Store, key: string): Record<string, () => Promise<un
 
 describeStoreConformance("the memory store", () => createMemoryStore());
 
-describe("the memory store on a fake clock", function () {
+describe("the memory store on a fake clock", () => {
   let nowMs = Date.UTC(2030, 0, 1);
   const now = () => nowMs;
 
@@ -50,7 +50,7 @@ describe("the memory store on a fake clock", function () {
   });
 });
 
-describe("the memcached store on one memcached", function () {
+describe("the memcached store on one memcached", () => {
   let memcached: MemcachedProcess;
   before(async () => {
     memcached = await startMemcached();
@@ -59,11 +59,9 @@ describe("the memcached store on one memcached", function () {
     await memcached?.stop();
   });
 
-  describeStoreConformance("the memcached store on one memcached", () =>
-    createMemcachedStore({ servers: [memcached.address] }),
-  );
+  describeStoreConformance("the memcached store on one memcached", () => createMemcachedStore({ servers: [memcached.address] }));
 
-  describe("when memcached goes away", function () {
+  describe("when memcached goes away", () => {
     let store: Store;
     const key = uniqueKeys("outage");
     beforeEach(() => {
@@ -136,7 +134,9 @@ describe("the memcached store on one memcached", function () {
         expect(err.message).to.equal(`memcached ${frozen.address} unreachable: connect timeout`);
         expect(elapsedMs).to.be.within(250, 1000);
       } finally {
-        fillers.forEach((socket) => socket.destroy());
+        fillers.forEach((socket) => {
+          socket.destroy();
+        });
         await hanging.close();
         await frozen.stop();
       }
@@ -144,7 +144,7 @@ describe("the memcached store on one memcached", function () {
   });
 });
 
-describe("the memcached store over a pool of three memcached", function () {
+describe("the memcached store over a pool of three memcached", () => {
   let pool: MemcachedProcess[];
   const addresses = () => pool.map((m) => m.address);
   before(async () => {
@@ -154,9 +154,7 @@ describe("the memcached store over a pool of three memcached", function () {
     await Promise.all((pool ?? []).map((m) => m.stop()));
   });
 
-  describeStoreConformance("the memcached store over three memcached", () =>
-    createMemcachedStore({ servers: addresses() }),
-  );
+  describeStoreConformance("the memcached store over three memcached", () => createMemcachedStore({ servers: addresses() }));
 
   it("puts each key on the one server the ketama ring names, using all three", async () => {
     const store = createMemcachedStore({ servers: addresses() });

@@ -1,8 +1,9 @@
 // A transaction lives inside its stream: whatever ends the stream before commit discards it.
-import { expect } from "chai";
+
 import { status } from "@grpc/grpc-js";
-import { TransactionStreamDriver, op } from "./helpers/sessiond.js";
+import { expect } from "chai";
 import { useSessiond } from "./helpers/fixture.js";
+import { op, TransactionStreamDriver } from "./helpers/sessiond.js";
 
 const ns = "Streams";
 
@@ -14,7 +15,6 @@ describe("transaction streams", function () {
   const until = async (check: () => boolean) => {
     for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   };
-
 
   it("discards an open transaction when the client ends the stream without commit", async () => {
     const tx = env.sessiond.stream();
@@ -40,7 +40,7 @@ describe("transaction streams", function () {
 
   it("discards an open transaction when the stream's deadline passes", async () => {
     const { Metadata, credentials, makeGenericClientConstructor } = await import("@grpc/grpc-js");
-    const { createServiceDefinition } = await import("../server/grpc/service-definition.js");
+    const { createServiceDefinition } = await import("../rpc/service-definition.js");
     const { SessionService } = await import("../gen/sessiond/v1/session_service_pb.js");
     const Client = makeGenericClientConstructor(createServiceDefinition(SessionService), "SessionService");
     const client = new Client(env.sessiond.address, credentials.createInsecure()) as never as {

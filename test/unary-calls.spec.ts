@@ -1,7 +1,8 @@
 // The unary RPCs as a user meets them: create, set/get with keys, delete at each level, rotate,
 // list with pages, invalidate a namespace.
-import { expect } from "chai";
+
 import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { expect } from "chai";
 import { useSessiond } from "./helpers/fixture.js";
 import { startSessiond } from "./helpers/sessiond.js";
 
@@ -12,7 +13,6 @@ describe("unary calls", function () {
   const env = useSessiond({ core: { indexShards: 4 } });
   const get = (sessionId: string, pkg: string, keys: string[] = []) =>
     env.sessiond.call("get", { namespace: ns, sessionId, package: pkg, keys }).then((r) => r.data);
-
 
   it("creates sessions with random URL-safe ids of at least 128 bits", async () => {
     const ids = await Promise.all(Array.from({ length: 20 }, () => env.sessiond.call("createSession", { namespace: ns })));
@@ -28,7 +28,12 @@ describe("unary calls", function () {
 
   it("merges a Set into the package and reads back all keys or the listed ones", async () => {
     await env.sessiond.call("set", { namespace: ns, sessionId: "cart", package: "items", data: { apples: 2, pears: 1 } });
-    await env.sessiond.call("set", { namespace: ns, sessionId: "cart", package: "items", data: { pears: 3, note: { gift: true, tags: ["a", null] } } });
+    await env.sessiond.call("set", {
+      namespace: ns,
+      sessionId: "cart",
+      package: "items",
+      data: { pears: 3, note: { gift: true, tags: ["a", null] } },
+    });
     expect(await get("cart", "items")).to.deep.equal({ apples: 2, pears: 3, note: { gift: true, tags: ["a", null] } });
     expect(await get("cart", "items", ["pears", "missing"])).to.deep.equal({ pears: 3 });
     expect(await get("cart", "nothing")).to.deep.equal({});
@@ -106,5 +111,4 @@ describe("unary calls", function () {
       await other.stop();
     }
   });
-
 });

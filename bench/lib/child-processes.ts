@@ -1,6 +1,6 @@
-import { spawn } from "node:child_process";
 import type { ChildProcess, StdioOptions } from "node:child_process";
-import { createServer, connect } from "node:net";
+import { spawn } from "node:child_process";
+import { connect, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** BENCH_ROOT is the repository root: child scripts and `tsx` resolve from here. */

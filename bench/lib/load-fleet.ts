@@ -99,7 +99,10 @@ export class LoadFleet {
   /** Internal: the worker's next message of `type`; rejects on `failed`, exit or timeout. */
   private next(worker: ChildProcess, type: FromWorker["type"], timeoutMs: number): Promise<FromWorker> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`load process ${worker.pid}: no ${type} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`load process ${worker.pid}: no ${type} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const onMessage = (message: FromWorker) => {
         if (message.type === type) finish(undefined, message);
         else if (message.type === "failed") finish(new Error(`load process ${worker.pid} failed: ${message.error}`));

@@ -3,8 +3,8 @@ import { LoadFleet } from "./load-fleet.js";
 import type { BenchOptions } from "./options.js";
 import { treeRssBytes } from "./proc-stats.js";
 import { median } from "./report.js";
-import { startServer } from "./servers.js";
 import type { RunningProcess } from "./servers.js";
+import { startServer } from "./servers.js";
 import type { LoadConfig, ServerKind } from "./workload.js";
 
 /** MemoryResult is the server memory cost of idle open Transaction streams. */
@@ -42,7 +42,11 @@ function idleConfigs(port: number, streams: number, salt: string): LoadConfig[] 
   }));
 }
 
-async function openAndClose(port: number, streams: number, salt: string): Promise<{ fleet: LoadFleet; opened: number; failed: number; firstError?: string }> {
+async function openAndClose(
+  port: number,
+  streams: number,
+  salt: string,
+): Promise<{ fleet: LoadFleet; opened: number; failed: number; firstError?: string }> {
   const fleet = new LoadFleet(idleConfigs(port, streams, salt));
   const info = await fleet.ready();
   return { fleet, ...info };
@@ -53,8 +57,19 @@ async function openAndClose(port: number, streams: number, salt: string): Promis
  * opens `options.streams` idle Transaction streams (each began a transaction on its own session) over
  * 2 load processes x 4 connections, waits for RSS to settle, and reports the difference per stream.
  */
-export async function runMemoryRow(server: ServerKind, memcached: RunningProcess, options: BenchOptions, run: number): Promise<MemoryResult> {
-  const empty = { server, streams: options.streams, opened: 0, failed: 0, connections: MEMORY_LOAD_PROCESSES * MEMORY_CONNECTIONS };
+export async function runMemoryRow(
+  server: ServerKind,
+  memcached: RunningProcess,
+  options: BenchOptions,
+  run: number,
+): Promise<MemoryResult> {
+  const empty = {
+    server,
+    streams: options.streams,
+    opened: 0,
+    failed: 0,
+    connections: MEMORY_LOAD_PROCESSES * MEMORY_CONNECTIONS,
+  };
   let target: RunningProcess;
   try {
     target = await startServer(server, memcached.address, { workers: 1 });
@@ -89,7 +104,14 @@ export function medianMemory(runs: readonly MemoryResult[][]): MemoryResult[] {
   return (runs[0] ?? []).map((first) => {
     const same = runs.map((run) => run.find((m) => m.server === first.server)).filter((m): m is MemoryResult => !!m);
     const pick = (key: "opened" | "failed" | "rssBeforeMb" | "rssAfterMb" | "bytesPerStream") => median(same.map((m) => m[key]));
-    return { ...first, opened: pick("opened"), failed: pick("failed"), rssBeforeMb: pick("rssBeforeMb"), rssAfterMb: pick("rssAfterMb"), bytesPerStream: pick("bytesPerStream") };
+    return {
+      ...first,
+      opened: pick("opened"),
+      failed: pick("failed"),
+      rssBeforeMb: pick("rssBeforeMb"),
+      rssAfterMb: pick("rssAfterMb"),
+      bytesPerStream: pick("bytesPerStream"),
+    };
   });
 }
 

@@ -71,8 +71,15 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
   });
   if (values.help) return "help";
   const client = values.client ?? "raw";
-  if (client !== "raw" && client !== "node-h2" && client !== "grpc-js") throw new Error(`--client must be raw, node-h2 or grpc-js, got ${client}`);
-  const list = (text: string | undefined) => (text ? text.split(",").map((s) => s.trim()).filter(Boolean) : []);
+  if (client !== "raw" && client !== "node-h2" && client !== "grpc-js")
+    throw new Error(`--client must be raw, node-h2 or grpc-js, got ${client}`);
+  const list = (text: string | undefined) =>
+    text
+      ? text
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [];
   const concurrencies = list(values.concurrency ?? "1,64").map((c) => Math.round(positive("concurrency", c, 1)));
   return {
     durationSeconds: positive("duration", values.duration, 10),

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** CLOCK_TICKS_PER_SECOND is Linux's USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 on Linux). */
 export const CLOCK_TICKS_PER_SECOND = 100;
@@ -92,7 +92,10 @@ export class CpuMeter {
 /** Internal: the machine's busy and steal ticks and all ticks so far, from the `cpu` line of /proc/stat. */
 function machineTicks(): { busy: number; steal: number; total: number } {
   const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
   const busy = user + nice + system + irq + softirq;
   return { busy, steal, total: busy + idle + iowait + steal };
 }
@@ -128,7 +131,10 @@ export class RssSampler {
   private peak = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly pid: number, intervalMs = 50) {
+  constructor(
+    private readonly pid: number,
+    intervalMs = 50,
+  ) {
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
   }

@@ -29,13 +29,30 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-const NUMERIC = ["opsPerSec", "p50Ms", "p99Ms", "conflicts", "errors", "serverCpuPct", "serverCpuUsPerOp", "loadCpuUsPerOp", "loadCpuPct", "memcachedCpuPct", "machineCpuPct", "stealPct", "otherCpuPct", "serverPeakRssMb"] as const;
+const NUMERIC = [
+  "opsPerSec",
+  "p50Ms",
+  "p99Ms",
+  "conflicts",
+  "errors",
+  "serverCpuPct",
+  "serverCpuUsPerOp",
+  "loadCpuUsPerOp",
+  "loadCpuPct",
+  "memcachedCpuPct",
+  "machineCpuPct",
+  "stealPct",
+  "otherCpuPct",
+  "serverPeakRssMb",
+] as const;
 
 /** medianPoints folds the runs into one point per row and concurrency: the median of each number. */
 export function medianPoints(runs: readonly PointResult[][]): PointResult[] {
   const first = runs[0] ?? [];
   return first.map((point) => {
-    const same = runs.map((run) => run.find((p) => p.row === point.row && p.concurrency === point.concurrency)).filter((p): p is PointResult => !!p);
+    const same = runs
+      .map((run) => run.find((p) => p.row === point.row && p.concurrency === point.concurrency))
+      .filter((p): p is PointResult => !!p);
     const out: PointResult = { ...point };
     for (const key of NUMERIC) out[key] = median(same.map((p) => p[key]));
     out.skipped = same.every((p) => p.skipped) ? point.skipped : undefined;
@@ -49,7 +66,12 @@ export function ratios(runs: readonly PointResult[][]): RatioResult[] {
   const out: RatioResult[] = [];
   for (const row of ROWS) {
     if (!row.ceiling && !row.peer) continue;
-    const concurrencies = new Set(runs.flat().filter((p) => p.row === row.id).map((p) => p.concurrency));
+    const concurrencies = new Set(
+      runs
+        .flat()
+        .filter((p) => p.row === row.id)
+        .map((p) => p.concurrency),
+    );
     for (const concurrency of concurrencies) {
       const at = (run: PointResult[], id: string | undefined) => run.find((p) => p.row === id && p.concurrency === concurrency);
       const ratio = (f: (run: PointResult[]) => number) => median(runs.map(f));
@@ -59,7 +81,9 @@ export function ratios(runs: readonly PointResult[][]): RatioResult[] {
         ceiling: row.ceiling,
         opsVsCeiling: ratio((run) => (at(run, row.id)?.opsPerSec ?? NaN) / (at(run, row.ceiling)?.opsPerSec ?? NaN)),
         p99VsCeiling: ratio((run) => (at(run, row.id)?.p99Ms ?? NaN) / (at(run, row.ceiling)?.p99Ms ?? NaN)),
-        cpuPerOpVsCeiling: ratio((run) => (at(run, row.ceiling)?.serverCpuUsPerOp ?? NaN) / (at(run, row.id)?.serverCpuUsPerOp ?? NaN)),
+        cpuPerOpVsCeiling: ratio(
+          (run) => (at(run, row.ceiling)?.serverCpuUsPerOp ?? NaN) / (at(run, row.id)?.serverCpuUsPerOp ?? NaN),
+        ),
         opsVsPeer: ratio((run) => (at(run, row.id)?.opsPerSec ?? NaN) / (at(run, row.peer)?.opsPerSec ?? NaN)),
         goals: [],
       };
@@ -77,27 +101,62 @@ export function ratios(runs: readonly PointResult[][]): RatioResult[] {
   return out;
 }
 
-const fixed = (value: number | undefined, digits: number) => (value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(digits));
+const fixed = (value: number | undefined, digits: number) =>
+  value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(digits);
 
 /** formatTable renders the median points and ratios as a fixed-width text table. */
 export function formatTable(points: readonly PointResult[], ratioResults: readonly RatioResult[]): string {
   const header = [
-    "row", "c", "ops/s", "p50 ms", "p99 ms", "srv CPU%", "srv us/op", "load CPU%", "mc CPU%", "other CPU%", "srv RSS MB",
-    "vs ceiling ops/p99/cpu", "vs express", "goals (c64)", "confl/err",
+    "row",
+    "c",
+    "ops/s",
+    "p50 ms",
+    "p99 ms",
+    "srv CPU%",
+    "srv us/op",
+    "load CPU%",
+    "mc CPU%",
+    "other CPU%",
+    "srv RSS MB",
+    "vs ceiling ops/p99/cpu",
+    "vs express",
+    "goals (c64)",
+    "confl/err",
   ];
   const lines = points.map((p) => {
     const r = ratioResults.find((x) => x.row === p.row && x.concurrency === p.concurrency);
-    const vsCeiling = r?.ceiling ? `${fixed(r.opsVsCeiling, 2)} / ${fixed(r.p99VsCeiling, 2)} / ${fixed(r.cpuPerOpVsCeiling, 2)}` : "";
+    const vsCeiling = r?.ceiling
+      ? `${fixed(r.opsVsCeiling, 2)} / ${fixed(r.p99VsCeiling, 2)} / ${fixed(r.cpuPerOpVsCeiling, 2)}`
+      : "";
     const goals = (r?.goals ?? []).map((g) => `${g.met ? "ok" : "MISS"} ${g.goal}`).join("; ");
     if (p.skipped) return [p.label, String(p.concurrency), `skipped: ${p.skipped.split("\n")[0]?.slice(0, 100)}`];
     return [
-      p.label, String(p.concurrency), fixed(p.opsPerSec, 0), fixed(p.p50Ms, 2), fixed(p.p99Ms, 2),
-      fixed(p.serverCpuPct, 0), fixed(p.serverCpuUsPerOp, 0), fixed(p.loadCpuPct, 0), fixed(p.memcachedCpuPct, 0), fixed(p.otherCpuPct, 0), fixed(p.serverPeakRssMb, 0),
-      vsCeiling, r && Number.isFinite(r.opsVsPeer) ? `${fixed(r.opsVsPeer, 2)}x` : "", goals, `${fixed(p.conflicts, 0)}/${fixed(p.errors, 0)}`,
+      p.label,
+      String(p.concurrency),
+      fixed(p.opsPerSec, 0),
+      fixed(p.p50Ms, 2),
+      fixed(p.p99Ms, 2),
+      fixed(p.serverCpuPct, 0),
+      fixed(p.serverCpuUsPerOp, 0),
+      fixed(p.loadCpuPct, 0),
+      fixed(p.memcachedCpuPct, 0),
+      fixed(p.otherCpuPct, 0),
+      fixed(p.serverPeakRssMb, 0),
+      vsCeiling,
+      r && Number.isFinite(r.opsVsPeer) ? `${fixed(r.opsVsPeer, 2)}x` : "",
+      goals,
+      `${fixed(p.conflicts, 0)}/${fixed(p.errors, 0)}`,
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l.length === header.length ? (l[i] ?? "").length : 0))));
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...lines.map((l) => (l.length === header.length ? (l[i] ?? "").length : 0))),
+  );
   const render = (cells: string[]) =>
-    cells.length === header.length ? cells.map((c, i) => (i < 2 || i >= 11 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ").trimEnd() : cells.join("  ");
+    cells.length === header.length
+      ? cells
+          .map((c, i) => (i < 2 || i >= 11 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+          .join("  ")
+          .trimEnd()
+      : cells.join("  ");
   return [render(header), ...lines.map(render)].join("\n");
 }

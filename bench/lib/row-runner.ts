@@ -3,8 +3,8 @@ import { LoadFleet } from "./load-fleet.js";
 import type { BenchOptions } from "./options.js";
 import { CpuMeter, MachineCpuMeter, RssSampler } from "./proc-stats.js";
 import type { RowSpec } from "./rows.js";
-import { startServer } from "./servers.js";
 import type { RunningProcess } from "./servers.js";
+import { startServer } from "./servers.js";
 import type { LoadConfig } from "./workload.js";
 
 /** PointResult is one measured point: a row at one concurrency in one run. */
@@ -106,7 +106,9 @@ async function measurePoint(
     const memcachedCpu = new CpuMeter([memcachedPid]);
     const machineCpu = new MachineCpuMeter();
     const ownCpu = process.cpuUsage();
-    [serverCpu, loadCpu, memcachedCpu, machineCpu].forEach((meter) => meter.start());
+    [serverCpu, loadCpu, memcachedCpu, machineCpu].forEach((meter) => {
+      meter.start();
+    });
     const startedAt = performance.now();
     fleet.measure();
     await sleep(options.durationSeconds * 1000);
@@ -149,12 +151,34 @@ async function measurePoint(
  * fresh load processes and fresh sessions, and stops the server. A server that cannot start gives
  * skipped points instead of failing the whole bench.
  */
-export async function runRow(row: RowSpec, memcached: RunningProcess, options: BenchOptions, run: number): Promise<PointResult[]> {
+export async function runRow(
+  row: RowSpec,
+  memcached: RunningProcess,
+  options: BenchOptions,
+  run: number,
+): Promise<PointResult[]> {
   const concurrencies = row.concurrencies ?? options.concurrencies;
   const skipped = (why: string): PointResult[] =>
     concurrencies.map((concurrency) => ({
-      row: row.id, label: row.label, concurrency, opsPerSec: NaN, p50Ms: NaN, p99Ms: NaN, conflicts: 0, errors: 0,
-      serverCpuPct: NaN, serverCpuUsPerOp: NaN, loadCpuPct: NaN, loadCpuUsPerOp: NaN, memcachedCpuPct: NaN, machineCpuPct: NaN, stealPct: NaN, otherCpuPct: NaN, serverPeakRssMb: NaN, loadProcesses: 0, skipped: why,
+      row: row.id,
+      label: row.label,
+      concurrency,
+      opsPerSec: NaN,
+      p50Ms: NaN,
+      p99Ms: NaN,
+      conflicts: 0,
+      errors: 0,
+      serverCpuPct: NaN,
+      serverCpuUsPerOp: NaN,
+      loadCpuPct: NaN,
+      loadCpuUsPerOp: NaN,
+      memcachedCpuPct: NaN,
+      machineCpuPct: NaN,
+      stealPct: NaN,
+      otherCpuPct: NaN,
+      serverPeakRssMb: NaN,
+      loadProcesses: 0,
+      skipped: why,
     }));
   let server: RunningProcess;
   try {

@@ -115,6 +115,7 @@ export const ROWS: readonly RowSpec[] = [
 export function selectRows(only: readonly string[]): RowSpec[] {
   if (only.length === 0) return ROWS.filter((row) => !row.optional);
   const unknown = only.filter((name) => name !== "memory" && !ROWS.some((row) => row.id === name || row.label === name));
-  if (unknown.length > 0) throw new Error(`unknown row(s) ${unknown.join(", ")}; rows: ${ROWS.map((r) => r.id).join(", ")}, memory`);
+  if (unknown.length > 0)
+    throw new Error(`unknown row(s) ${unknown.join(", ")}; rows: ${ROWS.map((r) => r.id).join(", ")}, memory`);
   return ROWS.filter((row) => only.includes(row.id) || only.includes(row.label));
 }

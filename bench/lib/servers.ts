@@ -6,7 +6,7 @@ import { BENCH_ROOT, freePort, spawnTracked, spawnTsx, stopChild, waitForPort } 
 import type { ServerKind } from "./workload.js";
 
 /** MEMCACHED_BIN is the memcached binary the bench starts; override with the MEMCACHED_BIN variable. */
-export const MEMCACHED_BIN = process.env["MEMCACHED_BIN"] ?? "/usr/bin/memcached";
+export const MEMCACHED_BIN = process.env.MEMCACHED_BIN ?? "/usr/bin/memcached";
 
 /** SESSIOND_MAIN is sessiond's entry point, relative to the repository root. */
 export const SESSIOND_MAIN = "server/main.ts";
@@ -15,7 +15,7 @@ export const SESSIOND_MAIN = "server/main.ts";
  * CEILING_MEMCACHED_CONNECTIONS is memcache-client's maxConnections in the ceiling servers
  * (BENCH_CEILING_MEMCACHED_CONNECTIONS, default 1, memcache-client's own default).
  */
-export const CEILING_MEMCACHED_CONNECTIONS = Number(process.env["BENCH_CEILING_MEMCACHED_CONNECTIONS"] ?? 1);
+export const CEILING_MEMCACHED_CONNECTIONS = Number(process.env.BENCH_CEILING_MEMCACHED_CONNECTIONS ?? 1);
 
 /** RunningProcess is a server process the bench started on a free loopback port. */
 export interface RunningProcess {
@@ -75,9 +75,20 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
     child = spawnTsx(SESSIOND_MAIN, args, { stdio: [...stdio] });
   } else if (kind === "express-session") {
     // The bench's own servers get an IPC channel: they exit when it closes, even if the bench was killed.
-    child = spawnTsx("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], { stdio: [...stdio, "ipc"] });
+    child = spawnTsx("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], {
+      stdio: [...stdio, "ipc"],
+    });
   } else {
-    const args = ["--kind", kind, "--listen", listen, "--memcached", memcached, "--memcached-connections", String(CEILING_MEMCACHED_CONNECTIONS)];
+    const args = [
+      "--kind",
+      kind,
+      "--listen",
+      listen,
+      "--memcached",
+      memcached,
+      "--memcached-connections",
+      String(CEILING_MEMCACHED_CONNECTIONS),
+    ];
     child = spawnTsx("bench/servers/ceiling-server.ts", args, { stdio: [...stdio, "ipc"] });
   }
   try {

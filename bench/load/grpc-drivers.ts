@@ -1,16 +1,7 @@
-import { PACKAGE, PAYLOAD_KEYS, SHARED_SESSIONS, clientSessionId, sessionPayload, sharedSessionId } from "../lib/workload.js";
 import type { LoadConfig } from "../lib/workload.js";
+import { clientSessionId, PACKAGE, PAYLOAD_KEYS, SHARED_SESSIONS, sessionPayload, sharedSessionId } from "../lib/workload.js";
+import { ABORTED, beginFrame, expectResult, PATHS, rollbackFrame, TX_FRAMES, txErrorCode, txFrame } from "./grpc-messages.js";
 import type { BidiStream, GrpcConnection } from "./grpc-wire.js";
-import {
-  ABORTED,
-  PATHS,
-  TX_FRAMES,
-  beginFrame,
-  expectResult,
-  rollbackFrame,
-  txErrorCode,
-  txFrame,
-} from "./grpc-messages.js";
 import { openConnections, openFrameTarget, openGrpcJsTarget } from "./unary-targets.js";
 
 /** Operation is one timed unit of work of a virtual client: true when done, false when it hit a conflict. */
@@ -60,7 +51,8 @@ export async function prepareUnary(config: LoadConfig): Promise<PreparedLoad> {
     }
   }
   if (config.checkSeed) {
-    const sessionId = config.driver === "unary-get" ? sharedSessionId(config.processIndex) : clientSessionId(config.salt, config.processIndex, 0);
+    const sessionId =
+      config.driver === "unary-get" ? sharedSessionId(config.processIndex) : clientSessionId(config.salt, config.processIndex, 0);
     checkSeeded(await target.readPackage(sessionId));
   }
   return { operations, close: () => target.close() };
@@ -91,7 +83,13 @@ export async function prepareTransactions(config: LoadConfig): Promise<PreparedL
     expectResult(committed as Buffer, "commit");
     operations.push(config.driver === "tx" ? readModifyWrite(stream, begin) : withSavepoint(stream, begin));
   }
-  return { operations, close: () => conns.forEach((conn) => conn.close()) };
+  return {
+    operations,
+    close: () =>
+      conns.forEach((conn) => {
+        conn.close();
+      }),
+  };
 }
 
 function readModifyWrite(stream: BidiStream, begin: Buffer): Operation {

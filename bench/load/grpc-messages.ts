@@ -1,5 +1,6 @@
-import { create } from "@bufbuild/protobuf";
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import type { TransactionResponse } from "../../gen/sessiond/v1/session_service_pb.js";
 import {
   GetRequestSchema,
   SessionService,
@@ -7,8 +8,7 @@ import {
   TransactionRequestSchema,
   TransactionResponseSchema,
 } from "../../gen/sessiond/v1/session_service_pb.js";
-import type { TransactionResponse } from "../../gen/sessiond/v1/session_service_pb.js";
-import { createServiceDefinition } from "../../server/grpc/service-definition.js";
+import { createServiceDefinition } from "../../rpc/service-definition.js";
 import { NAMESPACE, PACKAGE, SMALL_WRITE } from "../lib/workload.js";
 import { grpcFrame } from "./grpc-wire.js";
 

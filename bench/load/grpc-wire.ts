@@ -18,7 +18,10 @@ export function grpcFrame(message: Uint8Array): Buffer {
 /** GrpcCallError is a call that failed: a non-zero grpc-status, a reset stream or a lost connection. */
 export class GrpcCallError extends Error {
   override name = "GrpcCallError";
-  constructor(readonly code: number, readonly details: string) {
+  constructor(
+    readonly code: number,
+    readonly details: string,
+  ) {
     super(`gRPC call failed (${code}): ${details}`);
   }
 }

@@ -1,6 +1,6 @@
-import { clientSessionId } from "../lib/workload.js";
 import type { LoadConfig } from "../lib/workload.js";
-import { PATHS, beginFrame, txErrorCode } from "./grpc-messages.js";
+import { clientSessionId } from "../lib/workload.js";
+import { beginFrame, PATHS, txErrorCode } from "./grpc-messages.js";
 import type { BidiStream, GrpcConnection } from "./grpc-wire.js";
 import { openConnections } from "./unary-targets.js";
 
@@ -25,7 +25,14 @@ export interface IdleStreams {
  */
 export async function openIdleStreams(config: LoadConfig): Promise<IdleStreams> {
   const conns = await openConnections(config.client, config.port, config.connections);
-  const result: IdleStreams = { opened: 0, failed: 0, close: () => conns.forEach((conn) => conn.close()) };
+  const result: IdleStreams = {
+    opened: 0,
+    failed: 0,
+    close: () =>
+      conns.forEach((conn) => {
+        conn.close();
+      }),
+  };
   for (let start = 0; start < config.concurrency; start += IDLE_BATCH) {
     const batch: BidiStream[] = [];
     for (let i = start; i < Math.min(config.concurrency, start + IDLE_BATCH); i++) {

@@ -7,15 +7,13 @@
 import type { HistogramData } from "../lib/histogram.js";
 import { LatencyHistogram } from "../lib/histogram.js";
 import type { LoadConfig } from "../lib/workload.js";
-import { prepareTransactions, prepareUnary } from "./grpc-drivers.js";
 import type { Operation, PreparedLoad } from "./grpc-drivers.js";
+import { prepareTransactions, prepareUnary } from "./grpc-drivers.js";
 import { prepareHttp } from "./http-driver.js";
 import { openIdleStreams } from "./idle-streams.js";
 
 /** ToWorker is a message from the orchestrator. */
-export type ToWorker =
-  | { type: "config"; config: LoadConfig }
-  | { type: "start" | "measure" | "stop" | "exit" };
+export type ToWorker = { type: "config"; config: LoadConfig } | { type: "start" | "measure" | "stop" | "exit" };
 
 /** LoadResult is what a worker measured between `measure` and `stop`. */
 export interface LoadResult {

@@ -1,8 +1,8 @@
-import { connect, constants } from "node:http2";
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import { connect, constants } from "node:http2";
 import { connect as netConnect } from "node:net";
-import { FrameDecoder, GrpcCallError, MessageInbox } from "./grpc-wire.js";
 import type { BidiStream, GrpcConnection } from "./grpc-wire.js";
+import { FrameDecoder, GrpcCallError, MessageInbox } from "./grpc-wire.js";
 
 function requestHeaders(path: string): OutgoingHttpHeaders {
   return {

@@ -1,11 +1,19 @@
-import { connect } from "node:net";
 import type { Socket } from "node:net";
-import { FrameDecoder, GrpcCallError, MessageInbox } from "./grpc-wire.js";
+import { connect } from "node:net";
 import type { BidiStream, GrpcConnection } from "./grpc-wire.js";
-import {
-  DEFAULT_WINDOW, FLAG, FRAME, FrameReader, SETTINGS_INITIAL_WINDOW_SIZE, clientPreface, frame, requestHeaderBlock, windowUpdate,
-} from "./h2-frames.js";
+import { FrameDecoder, GrpcCallError, MessageInbox } from "./grpc-wire.js";
 import type { FrameHeader } from "./h2-frames.js";
+import {
+  clientPreface,
+  DEFAULT_WINDOW,
+  FLAG,
+  FRAME,
+  FrameReader,
+  frame,
+  requestHeaderBlock,
+  SETTINGS_INITIAL_WINDOW_SIZE,
+  windowUpdate,
+} from "./h2-frames.js";
 
 /** Internal: one HTTP/2 stream (a gRPC call) of the connection. */
 interface Call {
@@ -48,7 +56,10 @@ export class RawH2Connection implements GrpcConnection {
   private failure: Error | undefined;
   private settled: (() => void) | undefined;
 
-  private constructor(private readonly socket: Socket, private readonly authority: string) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly authority: string,
+  ) {
     socket.on("data", (chunk: Buffer) => this.reader.push(chunk));
     socket.on("error", (error) => this.fail(error));
     socket.on("close", () => this.fail(new GrpcCallError(14, "connection closed")));
@@ -126,7 +137,9 @@ export class RawH2Connection implements GrpcConnection {
     call.sendWindow -= bytes.length;
     for (let offset = 0; offset < bytes.length || offset === 0; offset += MAX_DATA_FRAME) {
       const last = offset + MAX_DATA_FRAME >= bytes.length;
-      this.send(frame(FRAME.DATA, last && endStream ? FLAG.END_STREAM : 0, call.id, bytes.subarray(offset, offset + MAX_DATA_FRAME)));
+      this.send(
+        frame(FRAME.DATA, last && endStream ? FLAG.END_STREAM : 0, call.id, bytes.subarray(offset, offset + MAX_DATA_FRAME)),
+      );
       if (last) break;
     }
   }
@@ -192,8 +205,12 @@ export class RawH2Connection implements GrpcConnection {
       call.received = 0;
     }
     const payload = f.payload;
-    if (!call.decoder && payload.length >= 5 && payload.readUInt32BE(1) + 5 === payload.length) call.onMessage(payload.subarray(5));
-    else if (payload.length > 0) (call.decoder ??= new FrameDecoder((message) => call.onMessage(message))).push(payload);
+    if (!call.decoder && payload.length >= 5 && payload.readUInt32BE(1) + 5 === payload.length)
+      call.onMessage(payload.subarray(5));
+    else if (payload.length > 0) {
+      call.decoder ??= new FrameDecoder((message) => call.onMessage(message));
+      call.decoder.push(payload);
+    }
     if (f.flags & FLAG.END_STREAM) this.end(call);
   }
 

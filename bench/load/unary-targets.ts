@@ -1,12 +1,12 @@
-import { create } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
+import { create } from "@bufbuild/protobuf";
 import type { Client, ServiceError } from "@grpc/grpc-js";
-import { GetRequestSchema, SetRequestSchema } from "../../gen/sessiond/v1/session_service_pb.js";
+import { credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
 import type { GetResponse } from "../../gen/sessiond/v1/session_service_pb.js";
-import { NAMESPACE, PACKAGE, SMALL_WRITE } from "../lib/workload.js";
+import { GetRequestSchema, SetRequestSchema } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { GrpcClientKind } from "../lib/workload.js";
-import { PATHS, SESSION_DEFINITION, getFrame, setFrame } from "./grpc-messages.js";
+import { NAMESPACE, PACKAGE, SMALL_WRITE } from "../lib/workload.js";
+import { getFrame, PATHS, SESSION_DEFINITION, setFrame } from "./grpc-messages.js";
 import type { GrpcConnection } from "./grpc-wire.js";
 import { NodeH2Connection } from "./node-h2-connection.js";
 import { RawH2Connection } from "./raw-h2-connection.js";
@@ -57,7 +57,10 @@ export async function openFrameTarget(client: GrpcClientKind, port: number, conn
       const bytes = await pick().unary(PATHS.get, getFrame(sessionId));
       return SESSION_DEFINITION.get.responseDeserialize(bytes) as GetResponse;
     },
-    close: () => conns.forEach((conn) => conn.close()),
+    close: () =>
+      conns.forEach((conn) => {
+        conn.close();
+      }),
   };
 }
 
@@ -78,7 +81,10 @@ export async function openGrpcJsTarget(port: number, connections: number): Promi
       }) as unknown as GenericClient,
   );
   await Promise.all(
-    clients.map((client) => new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 10_000, (e) => (e ? reject(e) : resolve())))),
+    clients.map(
+      (client) =>
+        new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 10_000, (e) => (e ? reject(e) : resolve()))),
+    ),
   );
   let next = 0;
   const pick = () => clients[next++ % clients.length] as GenericClient;
@@ -99,6 +105,9 @@ export async function openGrpcJsTarget(port: number, connections: number): Promi
     async readPackage(sessionId) {
       return (await call(pick(), "get", request("get", sessionId))) as GetResponse;
     },
-    close: () => clients.forEach((client) => client.close()),
+    close: () =>
+      clients.forEach((client) => {
+        client.close();
+      }),
   };
 }

@@ -6,11 +6,11 @@
  * implement answer UNIMPLEMENTED. SIGTERM/SIGINT shut it down.
  */
 import { parseArgs } from "node:util";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { MemcacheClient } from "memcache-client";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
-import { createServiceDefinition } from "../../server/grpc/service-definition.js";
+import { createServiceDefinition } from "../../rpc/service-definition.js";
 import { streamCasCeiling } from "./stream-ceiling.js";
 import { echoCeiling, memcachedGetCeiling } from "./unary-ceilings.js";
 

@@ -1,11 +1,11 @@
-import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type { MemcacheClient } from "memcache-client";
-import { TransactionResponseSchema } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { TransactionRequest, TransactionResponse } from "../../gen/sessiond/v1/session_service_pb.js";
+import { TransactionResponseSchema } from "../../gen/sessiond/v1/session_service_pb.js";
 import { ceilingKey } from "./unary-ceilings.js";
 
 /** Internal: the one transaction a stream holds; `casUniq` is undefined when the key was absent at begin. */

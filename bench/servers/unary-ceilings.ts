@@ -1,11 +1,11 @@
-import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
-import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type { MemcacheClient } from "memcache-client";
-import { GetResponseSchema, SetResponseSchema } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { GetRequest, SetRequest } from "../../gen/sessiond/v1/session_service_pb.js";
+import { GetResponseSchema, SetResponseSchema } from "../../gen/sessiond/v1/session_service_pb.js";
 
 /**
  * echoCeiling is the `grpc-echo` ceiling: Get answers an empty GetResponse at once, Set answers an empty

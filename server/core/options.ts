@@ -58,8 +58,7 @@ export const RECORD_OVERHEAD_BYTES = 512;
 export function namespaceSettings(options: CoreOptions, namespace: string): NamespaceSettings {
   const override = options.namespaces[namespace] ?? {};
   const timeoutSeconds = override.timeoutSeconds ?? options.timeoutSeconds;
-  const resolutionSeconds =
-    override.resolutionSeconds ?? options.resolutionSeconds ?? Math.min(60, timeoutSeconds / 4);
+  const resolutionSeconds = override.resolutionSeconds ?? options.resolutionSeconds ?? Math.min(60, timeoutSeconds / 4);
   return { timeoutSeconds, resolutionSeconds };
 }
 

@@ -1,15 +1,15 @@
-import type { JsonObject } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { Store } from "../store/store.js";
 import { Code, SessionError } from "./errors.js";
 import { Generations } from "./generations.js";
 import { Keys } from "./keys.js";
 import { type CoreOptions, checkCoreOptions, defaultCoreOptions } from "./options.js";
-import { SessionIndex, type Logger } from "./session-index.js";
-import { type SessionPage, listSessions } from "./session-listing.js";
-import { SessionRepository, type StoredSession } from "./session-repository.js";
+import { type Logger, SessionIndex } from "./session-index.js";
+import { listSessions, type SessionPage } from "./session-listing.js";
 import { copyPackages, deleteFrom, mergeInto, packageOf } from "./session-record.js";
-import { Transaction, pick } from "./transaction.js";
+import { SessionRepository, type StoredSession } from "./session-repository.js";
+import { pick, Transaction } from "./transaction.js";
 import { checkData, checkDeleteTarget, checkKeys, checkName, checkNamespace, checkSessionId, quote } from "./validation.js";
 
 /**

@@ -1,5 +1,5 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type SessionRecord, SessionRecordSchema } from "../../gen/sessiond/record/v1/record_pb.js";
 import { Code, SessionError } from "./errors.js";
 

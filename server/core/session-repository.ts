@@ -2,9 +2,9 @@ import type { SessionRecord } from "../../gen/sessiond/record/v1/record_pb.js";
 import type { Store } from "../store/store.js";
 import type { Generations } from "./generations.js";
 import type { Keys } from "./keys.js";
-import { type CoreOptions, type NamespaceSettings, RECORD_OVERHEAD_BYTES, namespaceSettings } from "./options.js";
+import { type CoreOptions, type NamespaceSettings, namespaceSettings, RECORD_OVERHEAD_BYTES } from "./options.js";
 import type { SessionIndex } from "./session-index.js";
-import { type Packages, decodeRecord, encodeRecord, isLive } from "./session-record.js";
+import { decodeRecord, encodeRecord, isLive, type Packages } from "./session-record.js";
 
 /**
  * StoredSession is one session as read from storage: where it lives, the version it was read at (absent
@@ -58,7 +58,10 @@ export class SessionRepository {
     version: string | undefined,
   ): StoredSession {
     let settings = this.settings.get(namespace);
-    if (settings === undefined) this.settings.set(namespace, (settings = namespaceSettings(this.options, namespace)));
+    if (settings === undefined) {
+      settings = namespaceSettings(this.options, namespace);
+      this.settings.set(namespace, settings);
+    }
     let record: SessionRecord | undefined;
     if (bytes !== undefined) {
       const decoded = decodeRecord(bytes, key);

@@ -1,8 +1,8 @@
-import type { JsonObject } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
-import { Code, SessionError, failedPrecondition } from "./errors.js";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { Code, failedPrecondition, SessionError } from "./errors.js";
+import { copyPackages, deleteFrom, mergeInto, type Packages, packageOf } from "./session-record.js";
 import type { SessionRepository, StoredSession } from "./session-repository.js";
-import { type Packages, copyPackages, deleteFrom, mergeInto, packageOf } from "./session-record.js";
 import { checkData, checkDeleteTarget, checkKeys, checkName, quote } from "./validation.js";
 
 interface SavedState {
@@ -104,7 +104,8 @@ export class Transaction {
   private savepointNow(): number {
     const id = this.nextSavepointId();
     const { dirty, sessionDeleted } = this;
-    (this.savepoints ??= []).push({ id, packages: this.packages, dirty, sessionDeleted });
+    this.savepoints ??= [];
+    this.savepoints.push({ id, packages: this.packages, dirty, sessionDeleted });
     this.owned = false; // the savepoint shares the packages now: copy before the next change
     return id;
   }
@@ -218,4 +219,3 @@ export function pick(pkg: JsonObject | undefined, keys: readonly string[]): Json
   for (const key of keys) if (Object.hasOwn(pkg, key)) picked[key] = pkg[key]!;
   return picked;
 }
-

@@ -18,9 +18,7 @@ export const MAX_VALUE_DEPTH = 32;
 /** checkNamespace throws INVALID_ARGUMENT unless ns is 1..128 chars of [A-Za-z0-9._-]. */
 export function checkNamespace(ns: string): void {
   if (!NAMESPACE.test(ns)) {
-    throw invalidArgument(
-      `namespace ${quote(ns)} is invalid: use 1..128 characters of A-Z, a-z, 0-9, '.', '_' or '-'`,
-    );
+    throw invalidArgument(`namespace ${quote(ns)} is invalid: use 1..128 characters of A-Z, a-z, 0-9, '.', '_' or '-'`);
   }
 }
 

@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import {
   type FieldDescriptorProto,
-  FieldDescriptorProto_Label as Label,
-  FieldDescriptorProto_Type as Type,
   type FileDescriptorProto,
   FileDescriptorProtoSchema,
+  FieldDescriptorProto_Label as Label,
+  FieldDescriptorProto_Type as Type,
 } from "@bufbuild/protobuf/wkt";
 
 /** HEALTH_PROTO_NAME is the name reflection gives health.proto: its name in the grpc repository. */
@@ -13,7 +13,14 @@ export const HEALTH_PROTO_NAME = "grpc/health/v1/health.proto";
 const PKG = ".grpc.health.v1";
 
 function field(name: string, jsonName: string, number: number, type: Type, typeName?: string, label = Label.OPTIONAL) {
-  return { name, jsonName, number, type, label, ...(typeName === undefined ? {} : { typeName }) } satisfies Partial<FieldDescriptorProto>;
+  return {
+    name,
+    jsonName,
+    number,
+    type,
+    label,
+    ...(typeName === undefined ? {} : { typeName }),
+  } satisfies Partial<FieldDescriptorProto>;
 }
 
 /**
@@ -64,7 +71,12 @@ export function healthFileDescriptor(): FileDescriptorProto {
         method: [
           { name: "Check", inputType: `${PKG}.HealthCheckRequest`, outputType: `${PKG}.HealthCheckResponse` },
           { name: "List", inputType: `${PKG}.HealthListRequest`, outputType: `${PKG}.HealthListResponse` },
-          { name: "Watch", inputType: `${PKG}.HealthCheckRequest`, outputType: `${PKG}.HealthCheckResponse`, serverStreaming: true },
+          {
+            name: "Watch",
+            inputType: `${PKG}.HealthCheckRequest`,
+            outputType: `${PKG}.HealthCheckResponse`,
+            serverStreaming: true,
+          },
         ],
       },
     ],

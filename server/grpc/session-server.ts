@@ -1,10 +1,10 @@
-import { Server, ServerCredentials, type ChannelOptions, status } from "@grpc/grpc-js";
+import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
+import { createServiceDefinition } from "../../rpc/service-definition.js";
 import type { SessionCore } from "../core/session-core.js";
-import { type HealthMonitor, createHealthMonitor } from "./health.js";
+import { createHealthMonitor, type HealthMonitor } from "./health.js";
 import { addReflection } from "./reflection.js";
-import { createServiceDefinition } from "./service-definition.js";
 import { StreamRegistry } from "./stream-registry.js";
 import { TransactionStream } from "./transaction-stream.js";
 import { createUnaryHandlers } from "./unary-handlers.js";
@@ -97,7 +97,10 @@ export function createSessionServer(
       health.stop();
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       for (const stream of [...registry.streams]) {
-        stream.close({ code: status.UNAVAILABLE, details: "sessiond is shutting down: transaction discarded (nothing written); retry on another instance" });
+        stream.close({
+          code: status.UNAVAILABLE,
+          details: "sessiond is shutting down: transaction discarded (nothing written); retry on another instance",
+        });
       }
       let timer: NodeJS.Timeout | undefined;
       const forced = new Promise<void>((resolve) => {

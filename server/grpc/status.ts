@@ -1,7 +1,7 @@
-import { status, type StatusObject, Metadata } from "@grpc/grpc-js";
+import { Metadata, type StatusObject, status } from "@grpc/grpc-js";
+import type { Logger } from "pino";
 import { SessionError } from "../core/errors.js";
 import { StoreUnavailableError } from "../store/store.js";
-import type { Logger } from "pino";
 
 /** ErrorStatus is what a failed call or op answers: a gRPC status code and a message for people. */
 export interface ErrorStatus {

@@ -66,5 +66,4 @@ export class StreamRegistry {
   release(): void {
     this.open--;
   }
-
 }

@@ -6,9 +6,9 @@ import {
   type TransactionResponse,
   TransactionResponseSchema,
 } from "../../gen/sessiond/v1/session_service_pb.js";
-import type { SessionCore } from "../core/session-core.js";
 import { failedPrecondition, invalidArgument } from "../core/errors.js";
-import { type Transaction, savepointIds } from "../core/transaction.js";
+import type { SessionCore } from "../core/session-core.js";
+import { savepointIds, type Transaction } from "../core/transaction.js";
 import { type ErrorStatus, toErrorStatus, toServiceError } from "./status.js";
 import type { StreamRegistry } from "./stream-registry.js";
 
@@ -110,7 +110,8 @@ export class TransactionStream {
       }
       return { case: "begin", value: { $typeName: "sessiond.v1.TransactionResponse.Begin", transactionId: this.tx.id } };
     }
-    if (op.case === undefined) throw invalidArgument("request has no op: set one of begin, get, set, delete, savepoint, rollback, commit, abort");
+    if (op.case === undefined)
+      throw invalidArgument("request has no op: set one of begin, get, set, delete, savepoint, rollback, commit, abort");
     const tx = this.tx;
     if (tx === undefined || !tx.isOpen) {
       throw failedPrecondition(`${op.case} without an open transaction: send begin first`);
@@ -125,7 +126,10 @@ export class TransactionStream {
   private async txOp(tx: Transaction, op: Exclude<TransactionRequest["op"], { case: "begin" | undefined }>): Promise<Result> {
     switch (op.case) {
       case "get":
-        return { case: "get", value: { $typeName: "sessiond.v1.TransactionResponse.Get", data: tx.get(op.value.package, op.value.keys) } };
+        return {
+          case: "get",
+          value: { $typeName: "sessiond.v1.TransactionResponse.Get", data: tx.get(op.value.package, op.value.keys) },
+        };
       case "set":
         tx.set(op.value.package, op.value.data);
         return RESULTS.set;
@@ -133,7 +137,10 @@ export class TransactionStream {
         tx.delete(op.value.package, op.value.keys);
         return RESULTS.delete;
       case "savepoint":
-        return { case: "savepoint", value: { $typeName: "sessiond.v1.TransactionResponse.Savepoint", savepointId: tx.savepoint() } };
+        return {
+          case: "savepoint",
+          value: { $typeName: "sessiond.v1.TransactionResponse.Savepoint", savepointId: tx.savepoint() },
+        };
       case "rollback":
         tx.rollback(op.value.savepointId);
         return RESULTS.rollback;

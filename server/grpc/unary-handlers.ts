@@ -1,22 +1,22 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type sendUnaryData, type ServerUnaryCall, type UntypedHandleCall, status } from "@grpc/grpc-js";
+import { type ServerUnaryCall, type sendUnaryData, status, type UntypedHandleCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
   type CreateSessionRequest,
-  type DeleteRequest,
-  type GetRequest,
-  type InvalidateAllRequest,
-  type ListSessionsRequest,
-  type RotateSessionRequest,
-  type SetRequest,
   CreateSessionResponseSchema,
+  type DeleteRequest,
   DeleteResponseSchema,
+  type GetRequest,
   GetResponseSchema,
+  type InvalidateAllRequest,
   InvalidateAllResponseSchema,
+  type ListSessionsRequest,
   ListSessionsResponseSchema,
+  type RotateSessionRequest,
   RotateSessionResponseSchema,
   SessionInfoSchema,
+  type SetRequest,
   SetResponseSchema,
 } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { SessionCore } from "../core/session-core.js";

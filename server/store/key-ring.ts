@@ -48,11 +48,11 @@ export function createKeyRing(servers: readonly string[]): KeyRing {
   // computed here as twemproxy does and handed to hashring per server; "vnode count" 0 makes hashring take
   // a per-server count as it is.
   const perServer = ketamaHashesPerServer(servers.length);
-  const ring = new HashRing(
-    Object.fromEntries(servers.map((server) => [server, { vnodes: perServer }])),
-    "md5",
-    { compatibility: "ketama", "vnode count": 0, "default port": KETAMA_DEFAULT_PORT },
-  );
+  const ring = new HashRing(Object.fromEntries(servers.map((server) => [server, { vnodes: perServer }])), "md5", {
+    compatibility: "ketama",
+    "vnode count": 0,
+    "default port": KETAMA_DEFAULT_PORT,
+  });
   return {
     servers: [...servers],
     serverFor(key) {

@@ -1,8 +1,8 @@
-import { MemcacheClient } from "memcache-client";
 import type { MultiCasRetrievalResponse } from "memcache-client";
-import { StoreUnavailableError } from "./store.js";
-import type { Store, Versioned } from "./store.js";
+import { MemcacheClient } from "memcache-client";
 import { createGetBatcher } from "./get-batcher.js";
+import type { Store, Versioned } from "./store.js";
+import { StoreUnavailableError } from "./store.js";
 import { checkLifetimeSeconds, checkStoreKey, checkValue } from "./store-arguments.js";
 
 /** StoreLogger receives memcache-client's warnings and errors (e.g. a malformed reply), prefixed by server. */

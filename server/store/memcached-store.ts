@@ -1,7 +1,7 @@
-import type { Store, Versioned } from "./store.js";
 import { createKeyRing } from "./key-ring.js";
-import { createMemcachedServer } from "./memcached-server.js";
 import type { StoreLogger } from "./memcached-server.js";
+import { createMemcachedServer } from "./memcached-server.js";
+import type { Store, Versioned } from "./store.js";
 
 export type { StoreLogger } from "./memcached-server.js";
 

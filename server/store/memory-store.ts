@@ -1,5 +1,5 @@
-import { MAX_LIFETIME_SECONDS, StoreUnavailableError } from "./store.js";
 import type { Store, Versioned } from "./store.js";
+import { MAX_LIFETIME_SECONDS, StoreUnavailableError } from "./store.js";
 import { checkLifetimeSeconds, checkStoreKey, checkValue } from "./store-arguments.js";
 
 /** MemoryStoreOptions configures `createMemoryStore`; every field has a default. */

@@ -1,4 +1,4 @@
-import { type SessionClient, createSessionClient } from "../../client/index.js";
+import { createSessionClient, type SessionClient } from "../../client/index.js";
 import { type MemcachedOptions, type MemcachedProcess, startMemcached } from "./memcached.js";
 import { type RunningSessiond, startSessiond } from "./sessiond.js";
 

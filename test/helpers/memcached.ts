@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { delimiter, join } from "node:path";
@@ -151,8 +151,7 @@ export function startMemcachedPool(count: number, options: Partial<MemcachedOpti
 
 // startWatchdog runs `sh` to SIGKILL memcached once this process is gone; it ends by itself when memcached does.
 function startWatchdog(memcachedPid: number | undefined): ChildProcess {
-  const script =
-    'while kill -0 "$2" 2>/dev/null; do if ! kill -0 "$1" 2>/dev/null; then kill -9 "$2"; exit 0; fi; sleep 1; done';
+  const script = 'while kill -0 "$2" 2>/dev/null; do if ! kill -0 "$1" 2>/dev/null; then kill -9 "$2"; exit 0; fi; sleep 1; done';
   const watchdog = spawn("sh", ["-c", script, "memcached-watchdog", String(process.pid), String(memcachedPid)], {
     stdio: "ignore",
   });
@@ -184,7 +183,10 @@ async function stopped(pid: number): Promise<void> {
 function findMemcached(): string {
   const candidates = [
     process.env.MEMCACHED_BIN,
-    ...(process.env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, "memcached")),
+    ...(process.env.PATH ?? "")
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, "memcached")),
     "/usr/bin/memcached",
     "/usr/local/bin/memcached",
   ];

@@ -4,10 +4,10 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import {
-  type DescMethod,
-  type FileRegistry,
   create,
   createFileRegistry,
+  type DescMethod,
+  type FileRegistry,
   fromBinary,
   fromJson,
   type JsonValue,
@@ -15,7 +15,14 @@ import {
   toJson,
 } from "@bufbuild/protobuf";
 import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import { Client, type ClientDuplexStream, credentials, loadPackageDefinition, type ServiceError } from "@grpc/grpc-js";
+import {
+  type ChannelCredentials,
+  Client,
+  type ClientDuplexStream,
+  credentials,
+  loadPackageDefinition,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 
 /** ReflectionVersion is the reflection API asked: grpcurl tries v1, older ones v1alpha. */
@@ -48,8 +55,13 @@ export function connectReflection(address: string, version: ReflectionVersion): 
     defaults: true,
     oneofs: true,
   });
-  const pkg = loadPackageDefinition(definition) as any;
-  const ServerReflection = pkg.grpc.reflection[version].ServerReflection;
+  type RawReflectionClient = Client & { ServerReflectionInfo(): ClientDuplexStream<object, ReflectionResponse> };
+  const pkg = loadPackageDefinition(definition) as unknown as {
+    grpc: {
+      reflection: Record<string, { ServerReflection: new (address: string, creds: ChannelCredentials) => RawReflectionClient }>;
+    };
+  };
+  const ServerReflection = pkg.grpc.reflection[version]!.ServerReflection;
   const client = new ServerReflection(address, credentials.createInsecure());
   const stream = client.ServerReflectionInfo() as ClientDuplexStream<object, ReflectionResponse>;
   const waiting: Array<{ resolve: (r: ReflectionResponse) => void; reject: (e: Error) => void }> = [];
@@ -100,7 +112,9 @@ export interface Resolved {
 export async function resolveSymbol(reflection: ReflectionClient, symbol: string): Promise<Resolved> {
   const files = new Map<string, FileDescriptorProto>();
   const askedByName: string[] = [];
-  const add = (list: FileDescriptorProto[]) => list.forEach((f) => files.set(f.name, f));
+  const add = (list: FileDescriptorProto[]) => {
+    for (const f of list) files.set(f.name, f);
+  };
   add(await reflection.fileContainingSymbol(symbol));
   for (let missing = imports(files); missing.length > 0; missing = imports(files)) {
     for (const name of missing) {

@@ -3,9 +3,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { create, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { type Client, type ClientDuplexStream, type ServiceError, credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
+import {
+  type Client,
+  type ClientDuplexStream,
+  credentials,
+  makeGenericClientConstructor,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { SessionService, type TransactionRequest, type TransactionResponse } from "../../gen/sessiond/v1/session_service_pb.js";
-import { createServiceDefinition } from "../../server/grpc/service-definition.js";
+import { createServiceDefinition } from "../../rpc/service-definition.js";
 import { TransactionStreamDriver } from "./sessiond.js";
 
 /** REPO is the repository root (the processes run there). */
@@ -143,14 +149,16 @@ const RawClient = makeGenericClientConstructor(createServiceDefinition(SessionSe
 
 /** connectSessionClient connects to address; options are grpc-js channel options. */
 export function connectSessionClient(address: string, options: Record<string, number | string> = {}): SessionClient {
-  const client = new RawClient(address, credentials.createInsecure(), options) as Client & Record<string, Function>;
+  const client = new RawClient(address, credentials.createInsecure(), options) as Client &
+    Record<string, (...args: unknown[]) => unknown>;
   return {
     call: (method, request) =>
       new Promise((resolve, reject) => {
         const message = create(SessionService.method[method].input, request as never);
         client[method]!(message, (err: ServiceError | null, res: never) => (err ? reject(err) : resolve(res)));
       }),
-    stream: () => new TransactionStreamDriver(client.transaction!() as ClientDuplexStream<TransactionRequest, TransactionResponse>),
+    stream: () =>
+      new TransactionStreamDriver(client.transaction!() as ClientDuplexStream<TransactionRequest, TransactionResponse>),
     close: () => client.close(),
   };
 }

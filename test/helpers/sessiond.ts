@@ -1,5 +1,11 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type Client, type ClientDuplexStream, credentials, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
+import {
+  type Client,
+  type ClientDuplexStream,
+  credentials,
+  makeGenericClientConstructor,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { pino } from "pino";
 import {
   SessionService,
@@ -7,10 +13,10 @@ import {
   TransactionRequestSchema,
   type TransactionResponse,
 } from "../../gen/sessiond/v1/session_service_pb.js";
+import { createServiceDefinition } from "../../rpc/service-definition.js";
 import type { CoreOptions } from "../../server/core/options.js";
 import { createSessionCore } from "../../server/core/session-core.js";
-import { createServiceDefinition } from "../../server/grpc/service-definition.js";
-import { type SessionServer, type SessionServerOptions, createSessionServer } from "../../server/grpc/session-server.js";
+import { createSessionServer, type SessionServer, type SessionServerOptions } from "../../server/grpc/session-server.js";
 import { createMemcachedStore } from "../../server/store/memcached-store.js";
 import { createMemoryStore } from "../../server/store/memory-store.js";
 import type { Store } from "../../server/store/store.js";
@@ -35,18 +41,16 @@ export interface RunningSessiond {
 }
 
 /** startSessiond serves sessiond on 127.0.0.1:0 over memcached servers (or the memory store when none). */
-export async function startSessiond(options: {
-  memcached?: string[];
-  core?: Partial<CoreOptions>;
-  server?: Partial<SessionServerOptions>;
-} = {}): Promise<RunningSessiond> {
+export async function startSessiond(
+  options: { memcached?: string[]; core?: Partial<CoreOptions>; server?: Partial<SessionServerOptions> } = {},
+): Promise<RunningSessiond> {
   const logger = pino({ level: process.env.SESSIOND_TEST_LOG ?? "silent" });
   const store = options.memcached ? createMemcachedStore({ servers: options.memcached, logger }) : createMemoryStore();
   const core = createSessionCore(store, options.core, logger);
   const server = createSessionServer(core, logger, options.server);
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
-  const client = new RawClient(address, credentials.createInsecure()) as Client & Record<string, Function>;
+  const client = new RawClient(address, credentials.createInsecure()) as Client & Record<string, (...args: unknown[]) => unknown>;
   return {
     address,
     server,
@@ -54,9 +58,12 @@ export async function startSessiond(options: {
     call: (method, request) =>
       new Promise((resolve, reject) => {
         const schema = SessionService.method[method].input;
-        client[method]!(create(schema, request as never), (err: ServiceError | null, res: never) => (err ? reject(err) : resolve(res)));
+        client[method]!(create(schema, request as never), (err: ServiceError | null, res: never) =>
+          err ? reject(err) : resolve(res),
+        );
       }),
-    stream: () => new TransactionStreamDriver(client.transaction!() as ClientDuplexStream<TransactionRequest, TransactionResponse>),
+    stream: () =>
+      new TransactionStreamDriver(client.transaction!() as ClientDuplexStream<TransactionRequest, TransactionResponse>),
     async stop() {
       client.close();
       await server.shutdown(1000);

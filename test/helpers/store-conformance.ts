@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
-import { MAX_LIFETIME_SECONDS, StoreUnavailableError } from "../../server/store/store.js";
 import type { Store } from "../../server/store/store.js";
+import { MAX_LIFETIME_SECONDS, StoreUnavailableError } from "../../server/store/store.js";
 
 /** rejection awaits `promise` and returns what it rejected with; it fails the test if it resolved. */
 export async function rejection(promise: Promise<unknown>): Promise<Error> {
@@ -30,7 +30,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * sessiond relies on them. `makeStore` is called before each test; the store is closed after it.
  */
 export function describeStoreConformance(name: string, makeStore: () => Store | Promise<Store>): void {
-  describe(`${name} conforms to the Store contract`, function () {
+  describe(`${name} conforms to the Store contract`, () => {
     let store: Store;
     let key: (name: string) => string;
 

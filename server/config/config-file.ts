@@ -32,7 +32,9 @@ export function readConfigFile(path: string): ConfigFile {
   try {
     parsed = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`);
+    throw new ConfigError(
+      `config file ${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`,
+    );
   }
   if (parsed === null || parsed === undefined) return { settings: {}, namespaces: {} };
   const top = object(parsed, `config file ${path}`);
@@ -44,7 +46,9 @@ export function readConfigFile(path: string): ConfigFile {
     } else if (FILE_KEYS.has(key)) {
       settings[key] = value;
     } else {
-      throw new ConfigError(`config file ${path}: unknown key ${JSON.stringify(key)}; known: ${[...FILE_KEYS, "namespaces"].join(", ")}`);
+      throw new ConfigError(
+        `config file ${path}: unknown key ${JSON.stringify(key)}; known: ${[...FILE_KEYS, "namespaces"].join(", ")}`,
+      );
     }
   }
   return { settings, namespaces };
@@ -58,10 +62,12 @@ function readNamespaces(value: unknown, path: string): Record<string, NamespaceC
     const settings: NamespaceConfig = {};
     for (const [key, v] of Object.entries(object(entry, where))) {
       if (key === "timeout") {
-        if (!(typeof v === "number" && v > 0)) throw new ConfigError(`${where}: timeout must be a positive number of seconds, got ${JSON.stringify(v)}`);
+        if (!(typeof v === "number" && v > 0))
+          throw new ConfigError(`${where}: timeout must be a positive number of seconds, got ${JSON.stringify(v)}`);
         settings.timeoutSeconds = v;
       } else if (key === "resolution") {
-        if (!(typeof v === "number" && v >= 0)) throw new ConfigError(`${where}: resolution must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
+        if (!(typeof v === "number" && v >= 0))
+          throw new ConfigError(`${where}: resolution must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
         settings.resolutionSeconds = v;
       } else {
         throw new ConfigError(`${where}: unknown key ${JSON.stringify(key)}; known: timeout, resolution`);

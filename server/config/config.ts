@@ -53,7 +53,6 @@ export interface Config {
   workers: number;
 }
 
-
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 /**
@@ -119,7 +118,10 @@ function hostPort(value: unknown, from: string): string {
 
 function hostPortList(value: unknown, from: string): string[] {
   const items = Array.isArray(value) ? value.map(String) : String(value).split(",");
-  return items.map((s) => s.trim()).filter((s) => s !== "").map((s) => hostPort(s, from));
+  return items
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map((s) => hostPort(s, from));
 }
 
 function number(value: unknown, from: string, what: string, ok: (n: number) => boolean): number {
@@ -137,12 +139,14 @@ function secondsOrZero(value: unknown, from: string): number {
 }
 
 function integer(min: number) {
-  return (value: unknown, from: string) => number(value, from, `an integer >= ${min}`, (n) => Number.isSafeInteger(n) && n >= min);
+  return (value: unknown, from: string) =>
+    number(value, from, `an integer >= ${min}`, (n) => Number.isSafeInteger(n) && n >= min);
 }
 
 function logLevel(value: unknown, from: string): string {
   const level = String(value).trim().toLowerCase();
-  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`${from} ${JSON.stringify(value)} is not one of ${LOG_LEVELS.join(", ")}`);
+  if (!LOG_LEVELS.includes(level))
+    throw new ConfigError(`${from} ${JSON.stringify(value)} is not one of ${LOG_LEVELS.join(", ")}`);
   return level;
 }
 
