@@ -1,5 +1,7 @@
 import { type Logger, pino } from "pino";
-import type { Config } from "./config/config.js";
+import { createAccessControl } from "./access/access-control.js";
+import { createTlsCredentials } from "./access/tls-credentials.js";
+import { type Config, loadAccessSettings } from "./config/config.js";
 import { ConfigError } from "./config/settings.js";
 import { createSessionCore, type SessionCore } from "./core/session-core.js";
 import { watchStore } from "./grpc/health.js";
@@ -31,6 +33,29 @@ export interface Sessiond {
   start(): Promise<string>;
   /** stop drains (see SessionServer.shutdown) within the grace period, closes the store, logs one line. */
   stop(reason: string): Promise<void>;
+  /**
+   * reloaders are what SIGHUP reads again, in order, each logging what it did; one that fails logs an error
+   * and keeps its old state. Today: the TLS files, and the config file's `tokens` and `access`.
+   */
+  readonly reloaders: readonly Reloader[];
+}
+
+/** Reloader is one part of sessiond that SIGHUP reads again: its name for the log, and how. */
+export interface Reloader {
+  readonly name: string;
+  reload(): void;
+}
+
+/** reload runs every reloader (SIGHUP), logging one line each; a failing one logs an error and keeps its old state. */
+export function reload(reloaders: readonly Reloader[], logger: Logger): void {
+  for (const r of reloaders) {
+    try {
+      r.reload();
+      logger.info({ reloaded: r.name }, "reloaded on SIGHUP");
+    } catch (err) {
+      logger.error({ reloaded: r.name, err: (err as Error).message }, "reload failed: the previous settings stay");
+    }
+  }
 }
 
 /**
@@ -62,22 +87,47 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
     // The core names the impossible setting (e.g. a resolution over its timeout): a configuration mistake.
     throw new ConfigError((err as Error).message);
   }
-  server = createSessionServer(core, logger, {
-    maxMessageBytes: config.maxMessageBytes,
-    maxOpenTransactions: config.maxTransactions,
-    idleTimeoutMs: config.idleTimeoutSeconds * 1000,
-    keepaliveMs: config.keepaliveSeconds * 1000,
-    keepaliveTimeoutMs: config.keepaliveTimeoutSeconds * 1000,
-    healthIntervalMs: config.healthIntervalSeconds * 1000,
-  });
+  const access = createAccessControl(config.access, logger);
+  const tls =
+    config.tlsCert === undefined || config.tlsKey === undefined
+      ? undefined
+      : createTlsCredentials({ certFile: config.tlsCert, keyFile: config.tlsKey, clientCaFile: config.tlsClientCa });
+  const reloaders: Reloader[] = [
+    ...(tls === undefined ? [] : [{ name: "tls", reload: () => tls.reload() }]),
+    { name: "tokens and access", reload: () => access.update(loadAccessSettings(config.configFile)) },
+  ];
+  server = createSessionServer(
+    core,
+    logger,
+    {
+      maxMessageBytes: config.maxMessageBytes,
+      maxOpenTransactions: config.maxTransactions,
+      idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+      keepaliveMs: config.keepaliveSeconds * 1000,
+      keepaliveTimeoutMs: config.keepaliveTimeoutSeconds * 1000,
+      healthIntervalMs: config.healthIntervalSeconds * 1000,
+      reflection: config.reflection,
+    },
+    { access, ...(tls === undefined ? {} : { credentials: tls.credentials }) },
+  );
   const running = server;
 
   return {
     server: running,
+    reloaders,
     async start() {
       if (memory) {
         logger.warn(
           "using the in-process memory store: sessions live only in this process; pass --memcached HOST:PORT to share them",
+        );
+      }
+      if (!access.enforcing) {
+        logger.warn("no access section in the config file: every caller may read, write and administer every namespace");
+      }
+      if (tls === undefined && !isLoopback(config.listen)) {
+        logger.warn(
+          { address: config.listen },
+          "serving plaintext on a non-loopback address: session ids and tokens cross the network in clear; set --tls-cert and --tls-key",
         );
       }
       const port = await running.listen(config.listen);
@@ -88,6 +138,8 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
           store: memory ? "memory" : { memcached: config.memcached },
           health: running.health.status,
           config: config.configFile,
+          tls: tls === undefined ? false : config.tlsClientCa === undefined ? "tls" : "mtls",
+          access: access.enforcing ? "rules" : "open",
           bounds: {
             maxMessageBytes: config.maxMessageBytes,
             maxTransactions: config.maxTransactions,
@@ -135,5 +187,12 @@ export async function serve(config: Config): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => reload(sessiond.reloaders, logger));
   await sessiond.start();
+}
+
+/** isLoopback says whether a HOST:PORT listens on loopback only (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(address: string): boolean {
+  const host = address.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -1,5 +1,8 @@
 import { parseArgs } from "node:util";
-import { readConfigFile } from "./config-file.js";
+import type { AccessSettings } from "../access/access-control.js";
+import { parseAccess } from "../access/access-rules.js";
+import { parseTokens } from "../access/tokens.js";
+import { type ConfigFile, readConfigFile } from "./config-file.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
 
 export { ConfigError };
@@ -51,6 +54,16 @@ export interface Config {
   healthIntervalSeconds: number;
   /** workers is the number of cluster workers (1: no cluster). Default 1. */
   workers: number;
+  /** tlsCert is the PEM certificate file to serve TLS with. Default none: plaintext. */
+  tlsCert: string | undefined;
+  /** tlsKey is the PEM private key file of tlsCert. Default none. */
+  tlsKey: string | undefined;
+  /** tlsClientCa is the CA file client certificates must be signed by (mTLS). Default none. */
+  tlsClientCa: string | undefined;
+  /** reflection serves gRPC server reflection. Default true. */
+  reflection: boolean;
+  /** access are the config file's `tokens` and `access` sections (SIGHUP reads them again). Default open. */
+  access: AccessSettings;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -105,7 +118,43 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     memcachedTimeoutMs: get("memcached-timeout", integer(1), 1000),
     healthIntervalSeconds: get("health-interval", seconds, 2),
     workers: get("workers", integer(1), 1),
+    ...tls(get("tls-cert", path, undefined), get("tls-key", path, undefined), get("tls-client-ca", path, undefined)),
+    reflection: get("reflection", boolean, true),
+    access: accessSettings(file, configFile),
   };
+}
+
+/**
+ * loadAccessSettings reads the `tokens` and `access` sections of a config file again (SIGHUP); no file means
+ * open access. Throws ConfigError when the file or a section is wrong (the old settings then stay).
+ */
+export function loadAccessSettings(configFile: string | undefined): AccessSettings {
+  return configFile === undefined ? accessSettings({}, undefined) : accessSettings(readConfigFile(configFile), configFile);
+}
+
+function accessSettings(file: Pick<ConfigFile, "tokens" | "access">, where: string | undefined): AccessSettings {
+  return { tokens: parseTokens(file.tokens, where ?? "config"), access: parseAccess(file.access, where ?? "config") };
+}
+
+function tls(tlsCert: string | undefined, tlsKey: string | undefined, tlsClientCa: string | undefined) {
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new ConfigError("--tls-cert and --tls-key go together: set both or neither");
+  if (tlsClientCa !== undefined && tlsCert === undefined) {
+    throw new ConfigError("--tls-client-ca needs --tls-cert and --tls-key: mTLS is TLS with client certificates");
+  }
+  return { tlsCert, tlsKey, tlsClientCa };
+}
+
+function path(value: unknown, from: string): string {
+  if (typeof value !== "string" || value.trim() === "")
+    throw new ConfigError(`${from} ${JSON.stringify(value)} is not a file name`);
+  return value;
+}
+
+function boolean(value: unknown, from: string): boolean {
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw new ConfigError(`${from} ${JSON.stringify(value)} is not true or false`);
 }
 
 function hostPort(value: unknown, from: string): string {

@@ -81,12 +81,42 @@ export const SETTINGS: readonly Setting[] = [
   setting("memcached-timeout", "MS", "1000", "how long a memcached command may take before the call fails UNAVAILABLE (14)"),
   setting("health-interval", "SECONDS", "2", "how often health pings the store (a call failing UNAVAILABLE also checks at once)"),
   setting("workers", "N", "1", "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
+  setting(
+    "tls-cert",
+    "FILE",
+    "none: plaintext",
+    "PEM certificate (chain) to serve TLS with; needs --tls-key; re-read when it changes and on SIGHUP",
+  ),
+  setting("tls-key", "FILE", "none", "the PEM private key of --tls-cert"),
+  setting(
+    "tls-client-ca",
+    "FILE",
+    "none: no client certificates",
+    "mTLS: every client must present a certificate signed by this CA (never the public roots)",
+  ),
+  setting("reflection", "true|false", "true", "serve gRPC server reflection (v1 and v1alpha)"),
   {
     name: "namespaces",
     env: "",
     arg: "",
     defaultText: "none",
     help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS}',
+    fileOnly: true,
+  },
+  {
+    name: "tokens",
+    env: "",
+    arg: "",
+    defaultText: "none",
+    help: "config file only: bearer tokens, [{identity, sha256}] (hex sha256 of the token); SIGHUP re-reads them",
+    fileOnly: true,
+  },
+  {
+    name: "access",
+    env: "",
+    arg: "",
+    defaultText: "none: every caller may do everything",
+    help: 'config file only: [{identity, namespaces, allow}], identity exact, "*" or "anonymous"; allow of read, write, admin; SIGHUP re-reads it',
     fileOnly: true,
   },
 ];
@@ -112,6 +142,7 @@ export function usage(): string {
     "config file (--config): the flag names as keys, plus per-namespace expiry, e.g.",
     '  {"memcached": "127.0.0.1:11211", "namespaces": {"MemCacheSession": {"timeout": 600, "resolution": 60}}}',
     "",
-    "signals: SIGTERM or SIGINT drain (open transactions end UNAVAILABLE, nothing of them written), then exit 0.",
+    "signals: SIGTERM or SIGINT drain (open transactions end UNAVAILABLE, nothing of them written), then exit 0;",
+    "SIGHUP re-reads the TLS files and the config file's tokens and access.",
   ].join("\n");
 }

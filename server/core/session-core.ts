@@ -10,7 +10,7 @@ import { listSessions, type SessionPage } from "./session-listing.js";
 import { copyPackages, deleteFrom, mergeInto, packageOf } from "./session-record.js";
 import { SessionRepository, type StoredSession } from "./session-repository.js";
 import { pick, Transaction } from "./transaction.js";
-import { checkData, checkDeleteTarget, checkKeys, checkName, checkNamespace, checkSessionId, quote } from "./validation.js";
+import { checkData, checkDeleteTarget, checkKeys, checkName, checkNamespace, checkSessionId } from "./validation.js";
 
 /**
  * SessionCore is sessiond without gRPC: the contract's operations over a Store. Every unary write is its
@@ -59,7 +59,7 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
     }
     throw new SessionError(
       Code.ABORTED,
-      `session ${quote(sessionId)} kept changing under ${opts.casAttempts} attempts to write it: too many concurrent writers; retry later`,
+      `the session kept changing under ${opts.casAttempts} attempts to write it: too many concurrent writers; retry later`,
     );
   }
 

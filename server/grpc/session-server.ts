@@ -2,7 +2,9 @@ import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/gr
 import type { Logger } from "pino";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../../rpc/service-definition.js";
+import { type AccessControl, openAccess } from "../access/access-control.js";
 import type { SessionCore } from "../core/session-core.js";
+import { guardHandlers, type OpGuard } from "./access-guard.js";
 import { createHealthMonitor, type HealthMonitor } from "./health.js";
 import { addReflection } from "./reflection.js";
 import { StreamRegistry } from "./stream-registry.js";
@@ -23,6 +25,16 @@ export interface SessionServerOptions {
   keepaliveTimeoutMs: number;
   /** healthIntervalMs is how often health pings the store. Default 2000 ms. */
   healthIntervalMs: number;
+  /** reflection serves gRPC server reflection v1 and v1alpha. Default true. */
+  reflection: boolean;
+}
+
+/** ServerSecurity is how a SessionServer is reached and who may do what; each part defaults to open. */
+export interface ServerSecurity {
+  /** credentials to listen with (TLS, mTLS). Default: plaintext. */
+  credentials?: ServerCredentials;
+  /** access authenticates callers and checks permissions. Default: every caller may do everything. */
+  access?: AccessControl;
 }
 
 /** defaultSessionServerOptions are the defaults behind createSessionServer's Partial options. */
@@ -33,6 +45,7 @@ export const defaultSessionServerOptions: SessionServerOptions = {
   keepaliveMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   healthIntervalMs: 2000,
+  reflection: true,
 };
 
 /** SessionServer is a running-or-ready sessiond gRPC server. */
@@ -55,12 +68,14 @@ export interface SessionServer {
 
 /**
  * createSessionServer makes a grpc-js server serving sessiond.v1.SessionService over the core, with
- * grpc.health.v1.Health (pinging the core's store) and server reflection v1 and v1alpha.
+ * grpc.health.v1.Health (pinging the core's store, open to every caller) and server reflection v1 and
+ * v1alpha (unless turned off). `security` sets TLS and access control (default: plaintext, open).
  */
 export function createSessionServer(
   core: SessionCore,
   logger: Logger,
   options: Partial<SessionServerOptions> = {},
+  security: ServerSecurity = {},
 ): SessionServer {
   const opts = { ...defaultSessionServerOptions, ...options };
   const channelOptions: ChannelOptions = {
@@ -72,15 +87,16 @@ export function createSessionServer(
   };
   const server = new Server(channelOptions);
   const registry = new StreamRegistry(opts.maxOpenTransactions, opts.idleTimeoutMs);
-  server.addService(createServiceDefinition(SessionService), {
+  const handlers = {
     ...createUnaryHandlers(core, logger),
-    transaction: (call: ConstructorParameters<typeof TransactionStream>[0]) => {
-      new TransactionStream(call, core, registry, logger);
+    transaction: (call: ConstructorParameters<typeof TransactionStream>[0], guard?: OpGuard) => {
+      new TransactionStream(call, core, registry, logger, guard);
     },
-  });
+  };
+  server.addService(createServiceDefinition(SessionService), guardHandlers(handlers, security.access ?? openAccess(logger)));
   const health = createHealthMonitor(() => core.ping(), opts.healthIntervalMs, logger);
   health.addToServer(server);
-  addReflection(server);
+  if (opts.reflection) addReflection(server);
 
   return {
     server,
@@ -88,7 +104,9 @@ export function createSessionServer(
     health,
     async listen(address) {
       const port = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+        server.bindAsync(address, security.credentials ?? ServerCredentials.createInsecure(), (err, port) =>
+          err ? reject(err) : resolve(port),
+        );
       });
       await health.start();
       return port;
