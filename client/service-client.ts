@@ -1,5 +1,11 @@
 import type { MessageShape } from "@bufbuild/protobuf";
-import { type Client, type MethodDefinition, makeGenericClientConstructor } from "@grpc/grpc-js";
+import {
+  type Client,
+  InterceptingCall,
+  type Interceptor,
+  type MethodDefinition,
+  makeGenericClientConstructor,
+} from "@grpc/grpc-js";
 import { SessionService } from "../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../rpc/service-definition.js";
 import type { ClientSettings } from "./options.js";
@@ -26,5 +32,21 @@ export type MethodDef<K extends keyof Methods> = MethodDefinition<
 
 /** createServiceClient opens a grpc-js client (one channel) of SessionService at `address` (internal). */
 export function createServiceClient(address: string, settings: ClientSettings): Client {
-  return new SessionServiceClient(address, settings.credentials, settings.channelOptions);
+  const { token } = settings;
+  if (token === undefined) return new SessionServiceClient(address, settings.credentials, settings.channelOptions);
+  return new SessionServiceClient(address, settings.credentials, {
+    ...settings.channelOptions,
+    interceptors: [bearer(token)],
+  });
+}
+
+/** bearer (internal) adds `authorization: Bearer <token>` to every call, unary or stream, asking `token` each time. */
+function bearer(token: () => string): Interceptor {
+  return (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set("authorization", `Bearer ${token()}`);
+        next(metadata, listener);
+      },
+    });
 }

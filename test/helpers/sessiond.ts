@@ -16,7 +16,12 @@ import {
 import { createServiceDefinition } from "../../rpc/service-definition.js";
 import type { CoreOptions } from "../../server/core/options.js";
 import { createSessionCore } from "../../server/core/session-core.js";
-import { createSessionServer, type SessionServer, type SessionServerOptions } from "../../server/grpc/session-server.js";
+import {
+  createSessionServer,
+  type ServerSecurity,
+  type SessionServer,
+  type SessionServerOptions,
+} from "../../server/grpc/session-server.js";
 import { createMemcachedStore } from "../../server/store/memcached-store.js";
 import { createMemoryStore } from "../../server/store/memory-store.js";
 import type { Store } from "../../server/store/store.js";
@@ -40,14 +45,23 @@ export interface RunningSessiond {
   stop(): Promise<void>;
 }
 
-/** startSessiond serves sessiond on 127.0.0.1:0 over memcached servers (or the memory store when none). */
+/**
+ * startSessiond serves sessiond on 127.0.0.1:0 over memcached servers (or the memory store when none);
+ * `security` sets TLS and access control, `logger` replaces the silent one. The raw client is plaintext.
+ */
 export async function startSessiond(
-  options: { memcached?: string[]; core?: Partial<CoreOptions>; server?: Partial<SessionServerOptions> } = {},
+  options: {
+    memcached?: string[];
+    core?: Partial<CoreOptions>;
+    server?: Partial<SessionServerOptions>;
+    security?: ServerSecurity;
+    logger?: import("pino").Logger;
+  } = {},
 ): Promise<RunningSessiond> {
-  const logger = pino({ level: process.env.SESSIOND_TEST_LOG ?? "silent" });
+  const logger = options.logger ?? pino({ level: process.env.SESSIOND_TEST_LOG ?? "silent" });
   const store = options.memcached ? createMemcachedStore({ servers: options.memcached, logger }) : createMemoryStore();
   const core = createSessionCore(store, options.core, logger);
-  const server = createSessionServer(core, logger, options.server);
+  const server = createSessionServer(core, logger, options.server, options.security);
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
   const client = new RawClient(address, credentials.createInsecure()) as Client & Record<string, (...args: unknown[]) => unknown>;
