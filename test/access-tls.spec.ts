@@ -91,6 +91,18 @@ describe("TLS and mTLS", function () {
     expect(await s.get("p")).to.deep.equal({ items: 1, paid: true });
   });
 
+  it("listens only once the certificate files are loaded: the very first connection is served", async () => {
+    const fresh = await startSessiond({
+      memcached: [memcached.address],
+      security: { credentials: createTlsCredentials({ certFile: server.certFile, keyFile: server.keyFile }).credentials },
+    });
+    try {
+      expect(await client(fresh.address, undefined).session("Cart", "first").get("p")).to.deep.equal({});
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   it("refuses a plaintext client, a certificate of another CA and a missing certificate, writing nothing", async () => {
     const plaintext = connectRaw(mtls.address, credentials.createInsecure());
     try {

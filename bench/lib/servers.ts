@@ -51,6 +51,8 @@ export async function startMemcached(threads = 2): Promise<RunningProcess> {
 export interface ServerOptions {
   /** workers is sessiond's `--workers N` (node cluster); omitted when 1. */
   workers: number;
+  /** extraArgs go to `sessiond serve` as they are (e.g. TLS and config flags). */
+  extraArgs?: string[];
 }
 
 /**
@@ -72,6 +74,7 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
     if (!existsSync(join(BENCH_ROOT, SESSIOND_MAIN))) throw new Error(`${SESSIOND_MAIN} does not exist yet`);
     const args = ["serve", "--listen", listen, "--memcached", memcached];
     if (options.workers > 1) args.push("--workers", String(options.workers));
+    args.push(...(options.extraArgs ?? []));
     child = spawnTsx(SESSIOND_MAIN, args, { stdio: [...stdio] });
   } else if (kind === "express-session") {
     // The bench's own servers get an IPC channel: they exit when it closes, even if the bench was killed.

@@ -116,3 +116,25 @@ class ReloadingProvider implements CertificateProvider {
     this.watcher.removeIdentityCertificateListener(listener);
   }
 }
+
+/**
+ * credentialsLoaded resolves once secure server credentials have a certificate to serve (at once for
+ * plaintext, or credentials made from buffers): grpc-js drops connections to a server whose certificate
+ * provider has not delivered its first read yet, so `listen` waits for it. Rejects after timeoutMs.
+ */
+export function credentialsLoaded(credentials: ServerCredentials, timeoutMs = 10_000): Promise<void> {
+  if (!credentials._isSecure() || credentials._getSecureContextOptions() !== null) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const watcher = (options: unknown) => {
+      if (options === null) return;
+      clearTimeout(timer);
+      credentials._removeWatcher(watcher);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      credentials._removeWatcher(watcher);
+      reject(new Error(`the TLS certificate files were not loaded within ${timeoutMs} ms`));
+    }, timeoutMs);
+    credentials._addWatcher(watcher);
+  });
+}

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../../rpc/service-definition.js";
 import { type AccessControl, openAccess } from "../access/access-control.js";
+import { credentialsLoaded } from "../access/tls-credentials.js";
 import type { SessionCore } from "../core/session-core.js";
 import { guardHandlers, type OpGuard } from "./access-guard.js";
 import { createHealthMonitor, type HealthMonitor } from "./health.js";
@@ -103,11 +104,11 @@ export function createSessionServer(
     registry,
     health,
     async listen(address) {
+      const credentials = security.credentials ?? ServerCredentials.createInsecure();
       const port = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(address, security.credentials ?? ServerCredentials.createInsecure(), (err, port) =>
-          err ? reject(err) : resolve(port),
-        );
+        server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
       });
+      await credentialsLoaded(credentials);
       await health.start();
       return port;
     },
