@@ -2,16 +2,22 @@
 // with exact names, prefixes, "*" and "anonymous"; refusals are UNAUTHENTICATED or PERMISSION_DENIED,
 // change nothing, and are audited; a refused op of a Transaction stream leaves the stream usable.
 
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { expect } from "chai";
 import { createSessionClient } from "../client/index.js";
 import { createAccessControl } from "../server/access/access-control.js";
 import { parseAccess } from "../server/access/access-rules.js";
+import type { Caller } from "../server/access/identity.js";
 import { parseTokens } from "../server/access/tokens.js";
+import { loadConfig } from "../server/config/config.js";
 import { ConfigError } from "../server/config/settings.js";
 import { bearer, captureLogger, connectRaw, failure, type RawSessionClient, sha256hex } from "./helpers/access.js";
 import { connectHealth } from "./helpers/access-health.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
+import { REPO } from "./helpers/ops-process.js";
 import { op, type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 
 const file = {
@@ -194,6 +200,20 @@ describe("access control: tokens and rules", function () {
 });
 
 describe("access control: settings", () => {
+  it("reads the README's access example: the token hashed there (\"password\") is cart-service's", () => {
+    const readme = readFileSync(join(REPO, "README.md"), "utf8");
+    const example = /```yaml\n(tokens:[\s\S]*?)```/.exec(readme)?.[1];
+    expect(example, "the access example").to.be.a("string");
+    const path = join(mkdtempSync(join(tmpdir(), "sessiond-access-readme-")), "access.yaml");
+    writeFileSync(path, example!);
+    const { access } = loadConfig(["--config", path], {});
+    const control = createAccessControl(access, captureLogger().logger);
+    const caller = control.authenticate(bearer("password"), undefined);
+    expect(caller).to.deep.equal({ identity: "cart-service", via: "token" });
+    expect(control.authorize(caller as Caller, "Set", "write", "CheckoutEU")).to.equal(undefined);
+    expect(control.authorize(caller as Caller, "InvalidateAll", "admin", "Cart")?.code).to.equal(status.PERMISSION_DENIED);
+  });
+
   it("without an access section lets every caller do everything", () => {
     const access = createAccessControl({ tokens: [], access: undefined }, captureLogger().logger);
     expect(access.enforcing).to.equal(false);
