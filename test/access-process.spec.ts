@@ -14,7 +14,7 @@ import { bearer, connectRaw, failure, sha256hex } from "./helpers/access.js";
 import { createCertificateAuthority, serverCertificate } from "./helpers/certificates.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { connectReflection } from "./helpers/ops-grpcurl.js";
-import { type SessiondProcess, startSessiondProcess } from "./helpers/ops-process.js";
+import { type SessiondProcess, spawnProcess, startSessiondProcess } from "./helpers/ops-process.js";
 import { op } from "./helpers/sessiond.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sessiond-access-process-"));
@@ -108,6 +108,30 @@ describe("sessiond serve with TLS and access rules", function () {
     clients.push(fresh, stale);
     expect(await fresh.session("Cart", "hup").get("p")).to.deep.equal({ before: "SIGHUP", after: "SIGHUP" });
     expect((await failure(stale.session("Cart", "hup").get("p"))).code, "the old token is gone").to.equal(status.UNAUTHENTICATED);
+  });
+
+  it("forwards SIGHUP from the cluster primary to every worker, each reloading tokens and access", async () => {
+    const config = configFile([["cart-service", "first-token"]]);
+    const flags = ["--workers", "2", "--listen", "127.0.0.1:0", "--memcached", memcached.address, "--config", config];
+    const cluster = spawnProcess(process.execPath, ["--import", "tsx", "server/main.ts", "serve", ...flags]);
+    // Two workers start tsx each: give a loaded machine time.
+    const started = await cluster.waitForLog((l) => l.msg === "sessiond cluster started", 45_000);
+    proc = Object.assign(cluster, { address: (await cluster.waitForLog((l) => l.msg === "sessiond started")).address as string });
+    const workers = (started.workers as number[]).sort();
+    configFile([["cart-service", "second-token"]]);
+    proc.child.kill("SIGHUP");
+    const reloaded = async () => {
+      const deadline = Date.now() + 10_000;
+      const pids = () =>
+        proc!.lines.filter((l) => l.msg === "reloaded on SIGHUP" && l.reloaded === "tokens and access").map((l) => l.pid);
+      while (pids().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      return [...new Set(pids())].sort();
+    };
+    expect(await reloaded()).to.deep.equal(workers);
+    const client = createSessionClient(proc.address, { token: "second-token" });
+    clients.push(client);
+    await client.session("Cart", "cluster").set("p", { reloaded: true });
+    expect(await client.session("Cart", "cluster").get("p")).to.deep.equal({ reloaded: true });
   });
 
   it("keeps the old tokens and rules when the edited config file is wrong, logging an error", async () => {
