@@ -141,6 +141,7 @@ export function usage(): string {
     "",
     "config file (--config): the flag names as keys, plus per-namespace expiry, e.g.",
     '  {"memcached": "127.0.0.1:11211", "namespaces": {"MemCacheSession": {"timeout": 600, "resolution": 60}}}',
+    "and access control: `tokens` [{identity, sha256}] and `access` [{identity, namespaces, allow}] (see the README).",
     "",
     "signals: SIGTERM or SIGINT drain (open transactions end UNAVAILABLE, nothing of them written), then exit 0;",
     "SIGHUP re-reads the TLS files and the config file's tokens and access.",
