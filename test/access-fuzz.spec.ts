@@ -13,9 +13,10 @@ import { parseAccess } from "../server/access/access-rules.js";
 import { parseTokens } from "../server/access/tokens.js";
 import { bearer, captureLogger, connectRaw, type RawSessionClient, sha256hex } from "./helpers/access.js";
 import { connectHealth } from "./helpers/access-health.js";
+import { data, keys, modelOp, NS, pkg, toRequest } from "./helpers/fuzz-arbitraries.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { op, type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
-import { type ModelOp, TransactionModel } from "./helpers/transaction-model.js";
+import { TransactionModel } from "./helpers/transaction-model.js";
 
 // Bounds: together about 10-20 s on the 2-core CI machine.
 const SEQUENCES = 150;
@@ -23,7 +24,6 @@ const MAX_OPS = 40;
 const UNARY_CASES = 300;
 const MALFORMED_CASES = 200;
 
-const NS = "Fuzz";
 /** The callers: a token with read and write on Fuzz, one with read only, one with no rule, none, a wrong one. */
 const CALLERS = {
   writer: { token: "writer-token", read: true, write: true },
@@ -45,46 +45,6 @@ const DOCUMENTED = new Set<number>([
   status.ABORTED,
   status.UNAUTHENTICATED,
 ]);
-
-const value = fc.oneof(
-  fc.integer(),
-  fc.string({ maxLength: 8 }),
-  fc.boolean(),
-  fc.constant(null),
-  fc.dictionary(fc.constantFrom("m", "n"), fc.integer(), { maxKeys: 2 }),
-);
-const pkg = fc.constantFrom("a", "b", "a", "b", "", "\u0001");
-const keys = fc.array(fc.constantFrom("x", "y", "z", "x", "\n"), { maxLength: 3 });
-const data = fc.dictionary(fc.constantFrom("x", "y", "z", "x", ""), value, { maxKeys: 3 }) as fc.Arbitrary<JsonObject>;
-const modelOp: fc.Arbitrary<ModelOp> = fc.oneof(
-  { weight: 2, arbitrary: fc.constantFrom(NS, NS, NS, "Elsewhere").map((namespace) => ({ kind: "begin" as const, namespace })) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("get" as const), pkg, keys }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("set" as const), pkg, data }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("delete" as const), pkg, keys }) },
-  { weight: 2, arbitrary: fc.constant({ kind: "savepoint" as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("rollback" as const), savepointId: fc.integer({ min: 0, max: 8 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("commit" as const), onlyIfNoErrors: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.constant({ kind: "abort" as const }) },
-);
-
-function toRequest(o: ModelOp) {
-  switch (o.kind) {
-    case "begin":
-      return op("begin", { namespace: o.namespace });
-    case "get":
-      return op("get", { package: o.pkg, keys: o.keys });
-    case "set":
-      return op("set", { package: o.pkg, data: o.data });
-    case "delete":
-      return op("delete", { package: o.pkg, keys: o.keys });
-    case "rollback":
-      return op("rollback", { savepointId: o.savepointId });
-    case "commit":
-      return op("commit", { onlyIfNoErrors: o.onlyIfNoErrors });
-    default:
-      return op(o.kind);
-  }
-}
 
 describe("fuzzing with access rules (fast-check)", function () {
   this.timeout(120_000);
