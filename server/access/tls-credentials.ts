@@ -21,7 +21,10 @@ export interface TlsFiles {
 export interface ReloadingCredentials {
   /** credentials go to the grpc-js server's bindAsync. */
   readonly credentials: ServerCredentials;
-  /** reload reads the files again now (SIGHUP); new connections use the new files, open ones go on. */
+  /**
+   * reload reads the files again now (SIGHUP); new connections use the new files, open ones go on. Files
+   * that do not make a usable certificate, key and CA throw ConfigError and the ones in use stay.
+   */
   reload(): void;
 }
 
@@ -48,6 +51,7 @@ export function createTlsCredentials(files: TlsFiles, refreshIntervalMs = 10_000
   return {
     credentials,
     reload() {
+      checkFiles(files); // a broken file throws here, and the certificates in use stay
       identity.reload();
       ca?.reload();
     },
