@@ -13,6 +13,8 @@ import { expect } from "chai";
 import { service as healthService } from "grpc-health-check";
 import { pino } from "pino";
 import { loadConfig } from "../server/config/config.js";
+// Importing the probe must not probe: it used to call and exit the process on import.
+import { checkHealth } from "../server/health-probe.js";
 import { createSessiond, type Sessiond } from "../server/sessiond.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { connectSessionClient } from "./helpers/ops-process.js";
@@ -102,6 +104,14 @@ describe("health follows memcached", function () {
     } finally {
       client.close();
     }
+  });
+
+  it("answers the Docker health probe SERVING while memcached answers, NOT_SERVING while it is down", async () => {
+    const address = await start(["--health-interval", "0.2"]);
+    expect(await checkHealth(address, 3000)).to.equal("SERVING");
+    await memcached.stop();
+    await until(health, "NOT_SERVING");
+    expect(await checkHealth(address, 3000)).to.equal("NOT_SERVING");
   });
 
   it("answers NOT_SERVING and ends Watch streams when it drains", async () => {

@@ -145,7 +145,7 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
   };
 }
 
-/** newSessionId draws 192 bits from the CSPRNG, base64url: 32 URL-safe characters. */
-export function newSessionId(): string {
+// newSessionId draws 192 bits from the CSPRNG, base64url: 32 URL-safe characters.
+function newSessionId(): string {
   return randomBytes(24).toString("base64url");
 }
