@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
 
+/** KEY_PREFIX_PATTERN is the rule of `--key-prefix`: 1..8 characters of [A-Za-z0-9._-] (keys stay short and printable). */
+export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._-]{1,8}$/;
+
 /**
  * Keys derives every memcached key sessiond uses. No caller string reaches memcached raw: a session id is
  * hashed (sha256, base64url) and a namespace is already limited to [A-Za-z0-9._-]{1,128}, so keys are
@@ -11,7 +14,7 @@ import { createHash } from "node:crypto";
  */
 export class Keys {
   constructor(private readonly prefix: string) {
-    if (!/^[A-Za-z0-9._-]{1,8}$/.test(prefix)) {
+    if (!KEY_PREFIX_PATTERN.test(prefix)) {
       throw new Error(`key prefix ${JSON.stringify(prefix)} is invalid: use 1..8 characters of [A-Za-z0-9._-]`);
     }
   }
