@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { OptionsError } from "./errors.js";
 
 /** KEY_PREFIX_PATTERN is the rule of `--key-prefix`: 1..8 characters of [A-Za-z0-9._-] (keys stay short and printable). */
 export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._-]{1,8}$/;
@@ -15,7 +16,7 @@ export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._-]{1,8}$/;
 export class Keys {
   constructor(private readonly prefix: string) {
     if (!KEY_PREFIX_PATTERN.test(prefix)) {
-      throw new Error(`key prefix ${JSON.stringify(prefix)} is invalid: use 1..8 characters of [A-Za-z0-9._-]`);
+      throw new OptionsError(`key prefix ${JSON.stringify(prefix)} is invalid: use 1..8 characters of [A-Za-z0-9._-]`);
     }
   }
 

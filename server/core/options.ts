@@ -1,4 +1,5 @@
 import { MAX_LIFETIME_SECONDS } from "../store/store.js";
+import { OptionsError } from "./errors.js";
 
 /** NamespaceSettings are the expiry settings of one namespace. */
 export interface NamespaceSettings {
@@ -112,21 +113,21 @@ export function namespaceSettings(options: CoreOptions, namespace: string): Name
   return { timeoutSeconds, resolutionSeconds };
 }
 
-/** checkCoreOptions throws when a setting cannot work, naming it. */
+/** checkCoreOptions throws an OptionsError when a setting cannot work, naming it. */
 export function checkCoreOptions(options: CoreOptions): void {
   for (const ns of ["(default)", ...Object.keys(options.namespaces)]) {
     const s = namespaceSettings(options, ns);
     if (!TIMEOUT_RULE.ok(s.timeoutSeconds)) {
-      throw new Error(`timeout of namespace ${ns} must be ${TIMEOUT_RULE.text}, got ${s.timeoutSeconds}`);
+      throw new OptionsError(`timeout of namespace ${ns} must be ${TIMEOUT_RULE.text}, got ${s.timeoutSeconds}`);
     }
     if (!(RESOLUTION_RULE.ok(s.resolutionSeconds) && s.resolutionSeconds <= s.timeoutSeconds)) {
-      throw new Error(`resolution of namespace ${ns} must be ${RESOLUTION_RULE.text}, got ${s.resolutionSeconds}`);
+      throw new OptionsError(`resolution of namespace ${ns} must be ${RESOLUTION_RULE.text}, got ${s.resolutionSeconds}`);
     }
   }
   if (!(options.maxItemBytes >= MIN_ITEM_BYTES)) {
-    throw new Error(`maxItemBytes must be >= ${MIN_ITEM_BYTES}, got ${options.maxItemBytes}`);
+    throw new OptionsError(`maxItemBytes must be >= ${MIN_ITEM_BYTES}, got ${options.maxItemBytes}`);
   }
   if (!(Number.isInteger(options.indexShards) && options.indexShards >= 1 && options.indexShards <= 4096)) {
-    throw new Error(`indexShards must be an integer in 1..4096, got ${options.indexShards}`);
+    throw new OptionsError(`indexShards must be an integer in 1..4096, got ${options.indexShards}`);
   }
 }
