@@ -40,6 +40,9 @@ export interface SessionCore {
   ping(): Promise<void>;
 }
 
+// CREATE_ATTEMPTS bounds the ids createSession draws: one is enough unless the store misbehaves.
+const CREATE_ATTEMPTS = 3;
+
 /** createSessionCore builds the core over a store; options are merged over `defaultCoreOptions`. */
 export function createSessionCore(store: Store, options: Partial<CoreOptions> = {}, logger?: Logger): SessionCore {
   const opts: CoreOptions = { ...defaultCoreOptions, ...options };
@@ -71,11 +74,16 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
   return {
     async createSession(namespace) {
       checkNamespace(namespace);
-      for (;;) {
+      for (let attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
         const sessionId = newSessionId();
         // add, never overwrite: an id that exists (it will not, at 192 bits) is drawn again.
         if (await repository.write(await repository.read(namespace, sessionId), {})) return sessionId;
       }
+      // Not the caller's doing: a plain Error, logged in full and answered INTERNAL.
+      throw new Error(
+        `createSession in namespace ${quote(namespace)}: storage refused to add ${CREATE_ATTEMPTS} fresh random ids; ` +
+          `192-bit ids do not collide, so the store refuses every add (is another program writing under key prefix ${quote(opts.keyPrefix)}?)`,
+      );
     },
 
     async get(namespace, sessionId, pkg, keyList) {
