@@ -37,10 +37,10 @@ export interface Sessiond {
 /**
  * createSessiond assembles sessiond from a Config: the memcached store (or the memory store, with one
  * warning line), wrapped so that a call failing UNAVAILABLE checks health at once; the core with the
- * per-namespace expiry; the gRPC server with every bound. Impossible settings (the core's OptionsError) throw
+ * per-namespace expiry (on `clock.now`, default Date.now: tests wind a fake clock); the gRPC server with every bound. Impossible settings (the core's OptionsError) throw
  * ConfigError.
  */
-export function createSessiond(config: Config, logger: Logger): Sessiond {
+export function createSessiond(config: Config, logger: Logger, clock: { now?: () => number } = {}): Sessiond {
   let server: SessionServer | undefined;
   const memory = config.memcached.length === 0;
   const base = memory
@@ -57,6 +57,7 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
         namespaces: config.namespaces,
         maxItemBytes: config.maxItemBytes,
         keyPrefix: config.keyPrefix,
+        ...(clock.now === undefined ? {} : { now: clock.now }),
       },
       logger,
     );

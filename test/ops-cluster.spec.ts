@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { connectSessionClient, type SessionClient, startSessiondProcess } from "./helpers/ops-process.js";
 import { op } from "./helpers/sessiond.js";
+import { eventually } from "./helpers/wait.js";
 
 describe("sessiond serve --workers", function () {
   this.timeout(40_000);
@@ -37,9 +38,7 @@ describe("sessiond serve --workers", function () {
           data: { [`client${i}`]: true },
         });
         // The worker logs the call (debug) before it answers; wait until its line has come through the pipe.
-        for (const deadline = Date.now() + 5000; setCalls().length <= i && Date.now() < deadline; ) {
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
+        await eventually(`worker's log line of call ${i}`, () => setCalls().length > i);
       }
       expect([...new Set(setCalls().map((l) => l.pid))].sort()).to.deep.equal(workers);
       // Whichever worker answers, the session is the same: state lives in memcached.

@@ -11,6 +11,7 @@ import { FLAG_SETTINGS } from "../server/config/settings.js";
 import { OptionsError } from "../server/core/errors.js";
 import { createSessiond } from "../server/sessiond.js";
 import { connectSessionClient, REPO, spawnProcess } from "./helpers/ops-process.js";
+import { fakeClock } from "./helpers/wait.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sessiond-config-"));
 function file(name: string, text: string): string {
@@ -125,12 +126,13 @@ describe("sessiond settings", function () {
       "expiry.json",
       JSON.stringify({ listen: "127.0.0.1:0", namespaces: { Short: { timeout: 1, resolution: 0 } } }),
     );
-    const sessiond = createSessiond(loadConfig([], { SESSIOND_CONFIG: path }), pino({ level: "silent" }));
+    const clock = fakeClock();
+    const sessiond = createSessiond(loadConfig([], { SESSIOND_CONFIG: path }), pino({ level: "silent" }), clock);
     const client = connectSessionClient(await sessiond.start());
     try {
       for (const namespace of ["Short", "Long"])
         await client.call("set", { namespace, sessionId: "s", package: "p", data: { v: 1 } });
-      await new Promise((resolve) => setTimeout(resolve, 2200)); // past Short's 1 s timeout
+      clock.advance(2200); // past Short's 1 s timeout
       expect((await client.call("get", { namespace: "Short", sessionId: "s", package: "p" })).data).to.deep.equal({});
       expect((await client.call("get", { namespace: "Long", sessionId: "s", package: "p" })).data).to.deep.equal({ v: 1 });
     } finally {

@@ -18,6 +18,7 @@ import { checkHealth } from "../server/health-probe.js";
 import { createSessiond, type Sessiond } from "../server/sessiond.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { connectSessionClient } from "./helpers/ops-process.js";
+import { eventually } from "./helpers/wait.js";
 
 const HealthClient = makeGenericClientConstructor(healthService, "Health");
 type Health = Client & {
@@ -31,12 +32,13 @@ function check(client: Health, service = ""): Promise<string> {
 
 // until polls the health status until it is `want`, for at most timeoutMs (a bounded wait, not a timing claim).
 async function until(client: Health, want: string, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await check(client);
-  while (last !== want && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  let last = "";
+  const answers = async () => {
     last = await check(client);
-  }
+    return last === want;
+  };
+  // On a timeout the caller's assertion names the status it got instead.
+  await eventually(`health to answer ${want}`, answers, { timeoutMs, intervalMs: 50 }).catch(() => undefined);
   return last;
 }
 

@@ -9,6 +9,7 @@ import { StoreUnavailableError } from "../server/store/store.js";
 import type { MemcachedProcess } from "./helpers/memcached.js";
 import { startMemcached, startMemcachedPool } from "./helpers/memcached.js";
 import { bytes, describeStoreConformance, rejection, uniqueKeys } from "./helpers/store-conformance.js";
+import { sleep } from "./helpers/wait.js";
 
 // Every Store method, called with harmless arguments; each must fail the same way when memcached is down.
 const everyMethod = (store: Store, key: string): Record<string, () => Promise<unknown>> => ({
@@ -44,7 +45,7 @@ describe("the memory store on a fake clock", () => {
     await store.set("alive", bytes("x"), 0);
     expect(store.size).to.equal(101);
     nowMs += 1_000;
-    await new Promise((resolve) => setTimeout(resolve, 50)); // a few sweeps, no reads
+    await sleep(50); // a few sweeps, no reads
     expect(store.size).to.equal(1);
     await store.close();
   });
