@@ -87,7 +87,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   /** Internal: the setting's value, parsed, else its row's fallback. */
   const get = <T>(name: string, parse: (value: unknown, from: string) => T): T => {
     const found = pick(name);
-    return found === undefined ? (FLAG_SETTINGS.find((x) => x.name === name)!.fallback as T) : parse(found.value, found.from);
+    // A copy, so no Config can change a row's default (e.g. push to the memcached list).
+    if (found === undefined) return structuredClone(FLAG_SETTINGS.find((x) => x.name === name)!.fallback) as T;
+    return parse(found.value, found.from);
   };
 
   return {
