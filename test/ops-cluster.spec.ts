@@ -9,7 +9,7 @@ import { op } from "./helpers/sessiond.js";
 import { eventually } from "./helpers/wait.js";
 
 describe("sessiond serve --workers", function () {
-  this.timeout(40_000);
+  this.timeout(60_000);
   let memcached: MemcachedProcess;
   before(async () => {
     memcached = await startMemcached();
@@ -19,6 +19,8 @@ describe("sessiond serve --workers", function () {
   it("serves from two worker processes that share state through memcached, and drains both on SIGTERM", async () => {
     const sessiond = await startSessiondProcess(["--workers", "2", "--memcached", memcached.address, "--log-level", "debug"], {
       startedMessage: "sessiond cluster started",
+      // Three processes each compile the TypeScript with tsx first: on a busy 2-core machine that took 15 s.
+      startTimeoutMs: 30_000,
     });
     const workers = (sessiond.lines.find((l) => l.msg === "sessiond cluster started")!.workers as number[]).sort();
     expect(workers).to.have.length(2);
