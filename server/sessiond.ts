@@ -3,6 +3,7 @@ import { createAccessControl } from "./access/access-control.js";
 import { createTlsCredentials } from "./access/tls-credentials.js";
 import { type Config, loadAccessSettings } from "./config/config.js";
 import { ConfigError } from "./config/settings.js";
+import { OptionsError } from "./core/errors.js";
 import { createSessionCore, type SessionCore } from "./core/session-core.js";
 import { watchStore } from "./grpc/health.js";
 import { createSessionServer, type SessionServer } from "./grpc/session-server.js";
@@ -61,9 +62,10 @@ export function reload(reloaders: readonly Reloader[], logger: Logger): void {
 /**
  * createSessiond assembles sessiond from a Config: the memcached store (or the memory store, with one
  * warning line), wrapped so that a call failing UNAVAILABLE checks health at once; the core with the
- * per-namespace expiry; the gRPC server with every bound. Impossible settings throw ConfigError.
+ * per-namespace expiry (on `clock.now`, default Date.now: tests wind a fake clock); the gRPC server with every bound. Impossible settings (the core's OptionsError) throw
+ * ConfigError.
  */
-export function createSessiond(config: Config, logger: Logger): Sessiond {
+export function createSessiond(config: Config, logger: Logger, clock: { now?: () => number } = {}): Sessiond {
   let server: SessionServer | undefined;
   const memory = config.memcached.length === 0;
   const base = memory
@@ -80,12 +82,15 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
         namespaces: config.namespaces,
         maxItemBytes: config.maxItemBytes,
         keyPrefix: config.keyPrefix,
+        ...(clock.now === undefined ? {} : { now: clock.now }),
       },
       logger,
     );
   } catch (err) {
     // The core names the impossible setting (e.g. a resolution over its timeout): a configuration mistake.
-    throw new ConfigError((err as Error).message);
+    // Anything else thrown here is a bug and must not pass for one.
+    if (err instanceof OptionsError) throw new ConfigError(err.message, { cause: err });
+    throw err;
   }
   const access = createAccessControl(config.access, logger);
   const tls =

@@ -1,4 +1,4 @@
-import { ConfigError } from "../config/settings.js";
+import { ConfigError } from "../config/config-error.js";
 import { PERMISSIONS, type Permission } from "./permissions.js";
 import { IDENTITY } from "./tokens.js";
 

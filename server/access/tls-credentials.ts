@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { experimental, type ServerCredentials } from "@grpc/grpc-js";
-import { ConfigError } from "../config/settings.js";
+import { ConfigError } from "../config/config-error.js";
 
 type CertificateProvider = experimental.CertificateProvider;
 type CaListener = experimental.CaCertificateUpdateListener;

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { ConfigError } from "../config/settings.js";
+import { ConfigError } from "../config/config-error.js";
 
 /** TokenEntry is one `tokens` entry of the config file: an identity and the sha256 of one of its tokens. */
 export interface TokenEntry {

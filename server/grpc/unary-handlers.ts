@@ -99,7 +99,7 @@ export function createUnaryHandlers(core: SessionCore, logger: Logger): Record<s
  * summarize names the request's session for logs, without its data: the namespace, the package, and a
  * keyed hash (`session`, see sessionTag) standing in for the session id, which never reaches a log line.
  */
-export function summarize(req: object): object {
+function summarize(req: object): object {
   const { namespace, sessionId, package: pkg } = req as Record<string, unknown>;
   return {
     namespace,

@@ -9,25 +9,38 @@ export type { StoreLogger } from "./memcached-server.js";
 export interface MemcachedStoreOptions {
   /** servers are the memcached servers as "host:port"; with several, keys are spread by md5 ketama (as twemproxy). */
   servers: readonly string[];
-  /** cmdTimeoutMs bounds the wait for a reply, in milliseconds. Default: 1000. */
+  /** cmdTimeoutMs bounds the wait for a reply, in milliseconds. Default: `defaultMemcachedStoreOptions`. */
   cmdTimeoutMs?: number;
-  /** connectTimeoutMs bounds the wait for a TCP connection, in milliseconds. Default: 1000. */
+  /** connectTimeoutMs bounds the wait for a TCP connection, in milliseconds. Default: `defaultMemcachedStoreOptions`. */
   connectTimeoutMs?: number;
   /**
-   * maxConnections is the number of connections per server. Default: 2, a guess, not a measurement: the
+   * maxConnections is the number of connections per server. Default: 2 (`defaultMemcachedStoreOptions`), a guess, not a measurement: the
    * text protocol pipelines, so one connection carries many concurrent commands; a second one keeps small
    * commands from queueing behind a large value's transfer.
    */
   maxConnections?: number;
+  /**
+   * replicas is how many keys hold a replicated value (see `Store.replicaKeys`) when `servers` names one
+   * server: a proxy such as twemproxy spreads them over its pool by their hash. With several servers every
+   * server holds one copy and this is not used. Default: 3.
+   */
+  replicas?: number;
   /** logger receives memcache-client's warnings and errors. Default: none (they are dropped). */
   logger?: StoreLogger;
 }
 
-const defaults = {
+/** defaultMemcachedStoreOptions are the defaults behind createMemcachedStore's optional fields. */
+export const defaultMemcachedStoreOptions = {
   cmdTimeoutMs: 1000, // ms
   connectTimeoutMs: 1000, // ms
   maxConnections: 2, // connections per server
+  replicas: 3, // keys per replicated value on a single server (a proxy)
 };
+
+// Internal: replica keys are `<key>~<n>`; a pool's search for a suffix landing on each server stops here.
+const MAX_REPLICA_SUFFIX = 100_000;
+// Internal: replica key lists remembered (namespaces and principals are many; the search is a few md5s).
+const REPLICA_CACHE_SIZE = 10_000;
 
 /**
  * createMemcachedStore returns a Store over one or more memcached servers.
@@ -44,8 +57,8 @@ const defaults = {
  * - `ping` asks every server for its version; `close` shuts every connection and the store is unusable after.
  */
 export function createMemcachedStore(options: MemcachedStoreOptions): Store {
-  const settings = { ...defaults, ...withoutUndefined(options) };
-  for (const name of ["cmdTimeoutMs", "connectTimeoutMs", "maxConnections"] as const) {
+  const settings = { ...defaultMemcachedStoreOptions, ...withoutUndefined(options) };
+  for (const name of ["cmdTimeoutMs", "connectTimeoutMs", "maxConnections", "replicas"] as const) {
     // memcache-client reads 0 as "use its own default" (5 s) or "no timeout": neither is wanted here.
     if (!Number.isSafeInteger(settings[name]) || settings[name] <= 0) {
       throw new RangeError(`memcached store: ${name} must be a positive integer, got ${settings[name]}`);
@@ -64,6 +77,27 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     ]),
   );
   const serverFor = (key: string): Store => servers.get(ring.serverFor(key)) as Store;
+  const replicaCache = new Map<string, readonly string[]>();
+
+  // replicaKeys: on a pool, for each server the first `<key>~<n>` the ring sends there; else n = 0..replicas-1.
+  function replicaKeys(key: string): readonly string[] {
+    let keys = replicaCache.get(key);
+    if (keys !== undefined) return keys;
+    if (ring.servers.length === 1) {
+      keys = Array.from({ length: settings.replicas }, (_, n) => `${key}~${n}`);
+    } else {
+      const found = new Map<string, string>();
+      for (let n = 0; found.size < ring.servers.length && n < MAX_REPLICA_SUFFIX; n++) {
+        const candidate = `${key}~${n}`;
+        const server = ring.serverFor(candidate);
+        if (!found.has(server)) found.set(server, candidate);
+      }
+      keys = ring.servers.map((server) => found.get(server)).filter((k) => k !== undefined);
+    }
+    if (replicaCache.size >= REPLICA_CACHE_SIZE) replicaCache.clear();
+    replicaCache.set(key, keys);
+    return keys;
+  }
 
   async function getMany(keys: readonly string[]): Promise<Map<string, Versioned>> {
     const byServer = new Map<Store, string[]>();
@@ -87,6 +121,7 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     set: (key, value, lifetimeSeconds) => serverFor(key).set(key, value, lifetimeSeconds),
     touch: (key, lifetimeSeconds) => serverFor(key).touch(key, lifetimeSeconds),
     delete: (key) => serverFor(key).delete(key),
+    replicaKeys,
     async ping() {
       await Promise.all([...servers.values()].map((server) => server.ping()));
     },
