@@ -104,6 +104,11 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
       const { data, lifetime } = write(key, value, lifetimeSeconds);
       await send(() => client.set(key, data, { lifetime }));
     },
+    async append(key, value) {
+      const { data } = write(key, value, 0);
+      // NOT_STORED: the key is absent, or the result would exceed the item size (the value is unchanged).
+      return (await send(() => client.append(key, data), ["NOT_STORED"])) !== false;
+    },
     async touch(key, lifetimeSeconds) {
       checkStoreKey(key);
       checkLifetimeSeconds(lifetimeSeconds);
