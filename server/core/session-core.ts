@@ -44,10 +44,10 @@ export interface SessionCore {
 export function createSessionCore(store: Store, options: Partial<CoreOptions> = {}, logger?: Logger): SessionCore {
   const opts: CoreOptions = { ...defaultCoreOptions, ...options };
   checkCoreOptions(opts);
-  const log: Logger = logger ?? { warn() {} };
+  const log: Logger = logger ?? { warn() {}, error() {} };
   const keys = new Keys(opts.keyPrefix);
   const generations = new Generations(store, keys, opts.generationCacheMs, opts.now);
-  const index = new SessionIndex(store, keys, opts.indexShards, opts.maxItemBytes - 1024, log);
+  const index = new SessionIndex(store, keys, opts.indexShards, log, opts.now);
   const repository = new SessionRepository(store, keys, generations, index, opts);
 
   /** Internal: runs a read-modify-write until its compare-and-swap goes through. */

@@ -1,5 +1,6 @@
 import type { MultiCasRetrievalResponse } from "memcache-client";
 import { MemcacheClient } from "memcache-client";
+import { createCircuitBreaker } from "./circuit-breaker.js";
 import { createGetBatcher } from "./get-batcher.js";
 import type { Store, Versioned } from "./store.js";
 import { StoreUnavailableError } from "./store.js";
@@ -16,6 +17,8 @@ export interface MemcachedServerOptions {
   cmdTimeoutMs: number;
   connectTimeoutMs: number;
   maxConnections: number;
+  /** breakMs is how long commands fail fast after a timeout, between probes (see `createCircuitBreaker`). */
+  breakMs: number;
   logger: StoreLogger | undefined;
 }
 
@@ -43,17 +46,22 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     logger: clientLogger(address, options.logger),
   });
   let closed = false;
+  const breaker = createCircuitBreaker(address, options.breakMs, () => client.version());
 
   // send runs one memcache-client call, turning the replies listed in `refusals` into `false` and any
   // other failure into a StoreUnavailableError (transport) or an Error naming the server (a reply).
   async function send<T>(run: () => Promise<T>, refusals: readonly Refusal[] = []): Promise<T | false> {
     if (closed) throw new StoreUnavailableError(`memcached ${address}: store is closed`);
+    breaker.check();
     try {
       return await run();
     } catch (err) {
       const reply = replyOf(err);
       if (reply !== undefined && (refusals as readonly string[]).includes(reply)) return false;
-      throw translate(address, options.cmdTimeoutMs, err);
+      const failure = translate(address, options.cmdTimeoutMs, err);
+      // A server that does not answer would cost every command the timeout: fail fast until it answers.
+      if (failure instanceof StoreUnavailableError && isTimeout(err)) breaker.trip(failure);
+      throw failure;
     }
   }
 
@@ -127,9 +135,16 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     },
     async close() {
       closed = true;
+      breaker.stop();
       client.shutdown();
     },
   };
+}
+
+// isTimeout: memcache-client's messages for an unanswered command or connection (see TRANSPORT_FAILURE).
+function isTimeout(err: unknown): boolean {
+  const message = (err as { message?: unknown } | null)?.message;
+  return message === "Command timeout" || message === "connect timeout";
 }
 
 function isCasUnique(version: string): boolean {

@@ -20,6 +20,12 @@ export interface MemcachedStoreOptions {
    */
   maxConnections?: number;
   /**
+   * breakMs is how long one server's commands fail fast (StoreUnavailableError at once) after one of them
+   * timed out; the server is probed in the background every breakMs and used again once it answers. A
+   * refused connection does not count: it costs no wait. Default: 500.
+   */
+  breakMs?: number;
+  /**
    * replicas is how many keys hold a replicated value (see `Store.replicaKeys`) when `servers` names one
    * server: a proxy such as twemproxy spreads them over its pool by their hash. With several servers every
    * server holds one copy and this is not used. Default: 3.
@@ -33,6 +39,7 @@ const defaults = {
   cmdTimeoutMs: 1000, // ms
   connectTimeoutMs: 1000, // ms
   maxConnections: 2, // connections per server
+  breakMs: 500, // ms of failing fast after a timeout, between probes
   replicas: 3, // keys per replicated value on a single server (a proxy)
 };
 
@@ -57,7 +64,7 @@ const REPLICA_CACHE_SIZE = 10_000;
  */
 export function createMemcachedStore(options: MemcachedStoreOptions): Store {
   const settings = { ...defaults, ...withoutUndefined(options) };
-  for (const name of ["cmdTimeoutMs", "connectTimeoutMs", "maxConnections", "replicas"] as const) {
+  for (const name of ["cmdTimeoutMs", "connectTimeoutMs", "maxConnections", "breakMs", "replicas"] as const) {
     // memcache-client reads 0 as "use its own default" (5 s) or "no timeout": neither is wanted here.
     if (!Number.isSafeInteger(settings[name]) || settings[name] <= 0) {
       throw new RangeError(`memcached store: ${name} must be a positive integer, got ${settings[name]}`);
@@ -71,6 +78,7 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
         cmdTimeoutMs: settings.cmdTimeoutMs,
         connectTimeoutMs: settings.connectTimeoutMs,
         maxConnections: settings.maxConnections,
+        breakMs: settings.breakMs,
         logger: options.logger,
       }),
     ]),
