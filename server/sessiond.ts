@@ -43,7 +43,12 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
   const memory = config.memcached.length === 0;
   const base = memory
     ? createMemoryStore()
-    : createMemcachedStore({ servers: config.memcached, cmdTimeoutMs: config.memcachedTimeoutMs, logger });
+    : createMemcachedStore({
+        servers: config.memcached,
+        cmdTimeoutMs: config.memcachedTimeoutMs,
+        replicas: config.replicas,
+        logger,
+      });
   const store = watchStore(base, () => void server?.health.check());
   let core: SessionCore;
   try {
@@ -55,6 +60,7 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
         namespaces: config.namespaces,
         maxItemBytes: config.maxItemBytes,
         keyPrefix: config.keyPrefix,
+        indexShards: config.indexShards,
       },
       logger,
     );

@@ -49,6 +49,10 @@ export interface Config {
   memcachedTimeoutMs: number;
   /** healthIntervalSeconds is how often health pings the store. Default 2. */
   healthIntervalSeconds: number;
+  /** indexShards is the shard count of each namespace's session index. Default 64. */
+  indexShards: number;
+  /** replicas is the number of copies of a namespace's generation on one (proxy) server. Default 3. */
+  replicas: number;
   /** workers is the number of cluster workers (1: no cluster). Default 1. */
   workers: number;
 }
@@ -104,6 +108,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     keyPrefix: get("key-prefix", keyPrefix, "sd1"),
     memcachedTimeoutMs: get("memcached-timeout", integer(1), 1000),
     healthIntervalSeconds: get("health-interval", seconds, 2),
+    indexShards: get("index-shards", integer(1), 64),
+    replicas: get("replicas", integer(1), 3),
     workers: get("workers", integer(1), 1),
   };
 }

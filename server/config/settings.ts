@@ -80,6 +80,18 @@ export const SETTINGS: readonly Setting[] = [
   setting("key-prefix", "PREFIX", "sd1", "starts every memcached key (1..8 of [A-Za-z0-9._-]), to share a memcached"),
   setting("memcached-timeout", "MS", "1000", "how long a memcached command may take before the call fails UNAVAILABLE (14)"),
   setting("health-interval", "SECONDS", "2", "how often health pings the store (a call failing UNAVAILABLE also checks at once)"),
+  setting(
+    "index-shards",
+    "N",
+    "64",
+    "shards of each namespace's session index per period (1..4096); more when millions of sessions are written per period",
+  ),
+  setting(
+    "replicas",
+    "N",
+    "3",
+    "copies of a namespace's generation when --memcached names one server (a proxy such as twemproxy); a pool keeps one per node",
+  ),
   setting("workers", "N", "1", "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
   {
     name: "namespaces",

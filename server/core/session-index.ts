@@ -79,7 +79,7 @@ export class SessionIndex {
       if (!(await this.log.append(base, sessionId, this.lifetimeSeconds(settings, p, now)))) {
         this.logger.error(
           { namespace, shard, periodSeconds: period / 1000 },
-          "session index full: too many sessions written in one period for one shard; the session is stored but not listed (raise the core's indexShards)",
+          "session index full: too many sessions written in one period for one shard; the session is stored but not listed until its next write in a later period (raise --index-shards)",
         );
       }
     } catch (err) {
