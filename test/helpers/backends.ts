@@ -36,3 +36,15 @@ export const BACKENDS: readonly Backend[] = [
     },
   },
 ];
+
+/**
+ * describeOverBackends declares one describe block per backend, titled `${title}, ${backend.name}`, whose
+ * body receives the backend (mocha's `this` is the block's suite, as in `describe`).
+ */
+export function describeOverBackends(title: string, body: (this: Mocha.Suite, backend: Backend) => void): void {
+  for (const backend of BACKENDS) {
+    describe(`${title}, ${backend.name}`, function () {
+      body.call(this, backend);
+    });
+  }
+}
