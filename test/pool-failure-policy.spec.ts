@@ -78,6 +78,8 @@ describe("the failure policy of a pool of three memcached nodes", function () {
 
     await pool[2]!.stop();
     try {
+      // The instance still serves two thirds of the sessions: health must not take it out of a load balancer.
+      expect(await sessiond.server.health.check()).to.equal("SERVING");
       for (const sessionId of ids) {
         const write = sessiond.call("set", { namespace, sessionId, package: "p", data: { during: true } });
         if (!onDown(sessionId)) {

@@ -211,7 +211,7 @@ describe("the memcached store over a pool of three memcached", () => {
       expect(err).to.be.instanceOf(StoreUnavailableError);
       expect(err.message).to.include(down.address);
       expect(await rejection(store.getMany(keys))).to.be.instanceOf(StoreUnavailableError);
-      expect(await rejection(store.ping())).to.be.instanceOf(StoreUnavailableError);
+      await store.ping(); // the other nodes answer: health stays SERVING for their keys
       expect(up.every((m) => m.pid !== undefined)).to.equal(true);
 
       await down.restart();

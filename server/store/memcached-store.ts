@@ -60,7 +60,8 @@ const REPLICA_CACHE_SIZE = 10_000;
  *   `connectTimeoutMs` or `cmdTimeoutMs` (at once when the connection is refused); the next command
  *   connects again. Caveat: a write that fails this way may or may not have been applied.
  * - Any other failure (e.g. "SERVER_ERROR object too large for cache") throws an Error naming the server.
- * - `ping` asks every server for its version; `close` shuts every connection and the store is unusable after.
+ * - `ping` asks every server for its version and fails only when none answers (a pool with one node down
+ *   still serves the others' keys); `close` shuts every connection and the store is unusable after.
  */
 export function createMemcachedStore(options: MemcachedStoreOptions): Store {
   const settings = { ...defaults, ...withoutUndefined(options) };
@@ -131,7 +132,12 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     delete: (key) => serverFor(key).delete(key),
     replicaKeys,
     async ping() {
-      await Promise.all([...servers.values()].map((server) => server.ping()));
+      // A pool with one node down still serves every other node's keys (the failure policy: a node's loss
+      // touches only its share), so health must not take the whole instance out: unavailable only when
+      // no node answers.
+      const results = await Promise.allSettled([...servers.values()].map((server) => server.ping()));
+      const failed = results.filter((r) => r.status === "rejected");
+      if (failed.length === results.length) throw (failed[0] as PromiseRejectedResult).reason;
     },
     async close() {
       await Promise.all([...servers.values()].map((server) => server.close()));
