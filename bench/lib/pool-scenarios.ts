@@ -32,10 +32,12 @@ export async function inParallel(count: number, concurrency: number, task: (i: n
 
 /**
  * createRates fills one namespace up to each size in turn and measures the creates/s of the last `sample`
- * creates before each size is reached (concurrency `concurrency`).
+ * creates before each size is reached (concurrency `concurrency`), after `sample` warm-up creates elsewhere.
  */
 export async function createRates(sd: SessionClient, namespace: string, o: PoolBenchOptions): Promise<Map<number, number>> {
   const rates = new Map<number, number>();
+  // Warm-up in another namespace: the first size's figure must not pay for JIT compilation and connections.
+  await inParallel(o.sample, o.concurrency, async () => void (await sd.createSession(`${namespace}-warmup`)));
   let filled = 0;
   for (const size of [...o.sizes].sort((a, b) => a - b)) {
     const untimed = Math.max(0, size - o.sample - filled);
