@@ -45,7 +45,12 @@ export function createSessiond(config: Config, logger: Logger, clock: { now?: ()
   const memory = config.memcached.length === 0;
   const base = memory
     ? createMemoryStore()
-    : createMemcachedStore({ servers: config.memcached, cmdTimeoutMs: config.memcachedTimeoutMs, logger });
+    : createMemcachedStore({
+        servers: config.memcached,
+        cmdTimeoutMs: config.memcachedTimeoutMs,
+        replicas: config.replicas,
+        logger,
+      });
   const store = watchStore(base, () => void server?.health.check());
   let core: SessionCore;
   try {
@@ -58,6 +63,7 @@ export function createSessiond(config: Config, logger: Logger, clock: { now?: ()
         maxItemBytes: config.maxItemBytes,
         keyPrefix: config.keyPrefix,
         ...(clock.now === undefined ? {} : { now: clock.now }),
+        indexShards: config.indexShards,
       },
       logger,
     );

@@ -52,6 +52,10 @@ export interface Config {
   memcachedTimeoutMs: number;
   /** healthIntervalSeconds is how often health pings the store. */
   healthIntervalSeconds: number;
+  /** indexShards is the shard count of each namespace's session index. */
+  indexShards: number;
+  /** replicas is the number of copies of a namespace's generation on one (proxy) server. */
+  replicas: number;
   /** workers is the number of cluster workers (1: no cluster). */
   workers: number;
 }
@@ -110,6 +114,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     keyPrefix: get("key-prefix", keyPrefix),
     memcachedTimeoutMs: get("memcached-timeout", integer(1)),
     healthIntervalSeconds: get("health-interval", seconds),
+    indexShards: get("index-shards", integer(1)),
+    replicas: get("replicas", integer(1)),
     workers: get("workers", integer(1)),
   };
 }

@@ -114,6 +114,18 @@ export const SETTINGS: readonly Setting[] = [
     server.healthIntervalMs / 1000,
     "how often health pings the store (a call failing UNAVAILABLE also checks at once)",
   ),
+  setting(
+    "index-shards",
+    "N",
+    core.indexShards,
+    "shards of each namespace's session index per period (1..4096); more when millions of sessions are written per period",
+  ),
+  setting(
+    "replicas",
+    "N",
+    defaultMemcachedStoreOptions.replicas,
+    "copies of a namespace's generation when --memcached names one server (a proxy such as twemproxy); a pool keeps one per node",
+  ),
   setting("workers", "N", 1, "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
   {
     name: "namespaces",

@@ -11,7 +11,8 @@ export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._-]{1,8}$/;
  *
  * Layout: `<prefix>:<namespace>:gen` names the namespace's generation, whose copies live under the store's
  * `replicaKeys` of it (`...:gen~<n>`, one per node); sessions live under
- * `<prefix>:<namespace>:<generation>:s:<hash of id>` and index shards under `...:<generation>:i:<n>`.
+ * `<prefix>:<namespace>:<generation>:s:<hash of id>` and the session index's items under
+ * `...:<generation>:i:<period>:<shard>` (plus `.<segment>` past the first segment, see `AppendLog`).
  * Changing the generation (InvalidateAll) makes every key of the old one unreachable at once.
  */
 export class Keys {
@@ -32,8 +33,8 @@ export class Keys {
     return `${this.prefix}:${namespace}:${generation}:s:${hash}`;
   }
 
-  /** indexShard is the key of one shard of a namespace's session index. */
-  indexShard(namespace: string, generation: string, shard: number): string {
-    return `${this.prefix}:${namespace}:${generation}:i:${shard}`;
+  /** indexItem is the key of one item of a namespace's session index: one shard of one period. */
+  indexItem(namespace: string, generation: string, period: number, shard: number): string {
+    return `${this.prefix}:${namespace}:${generation}:i:${period}:${shard}`;
   }
 }

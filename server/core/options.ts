@@ -24,7 +24,11 @@ export interface CoreOptions {
   maxItemBytes: number;
   /** keyPrefix starts every memcached key, to share a memcached with other users (see `KEY_PREFIX_PATTERN`). */
   keyPrefix: string;
-  /** indexShards is how many shards each namespace's session index has. */
+  /**
+   * indexShards is how many shards each namespace's session index has in each index period (see
+   * SessionIndex). Each holds up to 16 items of memcached's item size: about 2 million 32-character ids per
+   * period at 1 MiB before a second item is used, 32 million before ids go unlisted (loudly). Default 64.
+   */
   indexShards: number;
   /**
    * generationCacheMs is how long an instance trusts its cached namespace generation, so how long other

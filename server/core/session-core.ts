@@ -4,7 +4,7 @@ import type { Store } from "../store/store.js";
 import { Code, SessionError } from "./errors.js";
 import { Generations } from "./generations.js";
 import { Keys } from "./keys.js";
-import { type CoreOptions, checkCoreOptions, defaultCoreOptions, RECORD_OVERHEAD_BYTES } from "./options.js";
+import { type CoreOptions, checkCoreOptions, defaultCoreOptions } from "./options.js";
 import { type Logger, SessionIndex } from "./session-index.js";
 import { listSessions, type SessionPage } from "./session-listing.js";
 import { copyPackages, deleteFrom, mergeInto, packageOf } from "./session-record.js";
@@ -47,10 +47,10 @@ const CREATE_ATTEMPTS = 3;
 export function createSessionCore(store: Store, options: Partial<CoreOptions> = {}, logger?: Logger): SessionCore {
   const opts: CoreOptions = { ...defaultCoreOptions, ...options };
   checkCoreOptions(opts);
-  const log: Logger = logger ?? { warn() {} };
+  const log: Logger = logger ?? { warn() {}, error() {} };
   const keys = new Keys(opts.keyPrefix);
   const generations = new Generations(store, keys, opts.generationCacheMs, opts.now);
-  const index = new SessionIndex(store, keys, opts.indexShards, opts.maxItemBytes - RECORD_OVERHEAD_BYTES, log);
+  const index = new SessionIndex(store, keys, opts.indexShards, log, opts.now);
   const repository = new SessionRepository(store, keys, generations, index, opts);
 
   /** Internal: runs a read-modify-write until its compare-and-swap goes through. */

@@ -48,6 +48,16 @@ export class SessionRepository {
     return this.toStored(namespace, sessionId, generation, key, found?.value, found?.version);
   }
 
+  /** settingsOf resolves a namespace's expiry settings (once per namespace). */
+  settingsOf(namespace: string): NamespaceSettings {
+    let settings = this.settings.get(namespace);
+    if (settings === undefined) {
+      settings = namespaceSettings(this.options, namespace);
+      this.settings.set(namespace, settings);
+    }
+    return settings;
+  }
+
   /** toStored interprets raw stored bytes (from get or getMany) as a StoredSession. */
   toStored(
     namespace: string,
@@ -57,11 +67,7 @@ export class SessionRepository {
     bytes: Uint8Array | undefined,
     version: string | undefined,
   ): StoredSession {
-    let settings = this.settings.get(namespace);
-    if (settings === undefined) {
-      settings = namespaceSettings(this.options, namespace);
-      this.settings.set(namespace, settings);
-    }
+    const settings = this.settingsOf(namespace);
     let record: SessionRecord | undefined;
     if (bytes !== undefined) {
       const decoded = decodeRecord(bytes, key);
@@ -74,7 +80,8 @@ export class SessionRepository {
 
   /**
    * write stores packages as the session's new state if it is unchanged since `read`: `cas` when memcached
-   * had an item, `add` when it had none. A session that comes into being is added to the index.
+   * had an item, `add` when it had none. The index hears of a session that comes into being, and of one
+   * written for the first time in an index period (see `SessionIndex.due`).
    * `fresh` starts a new life (creation time now) for a session deleted and written in one transaction.
    * Throws RESOURCE_EXHAUSTED (writing nothing) when the record would exceed the item size.
    */
@@ -94,8 +101,11 @@ export class SessionRepository {
       session.version === undefined
         ? await this.store.add(session.key, bytes, lifetime)
         : await this.store.cas(session.key, bytes, session.version, lifetime);
-    if (written && session.record === undefined) {
-      await this.index.add(session.namespace, session.generation, session.sessionId);
+    // The index hears of a session when it comes into being and at its first write in each index period
+    // (see SessionIndex): one append, and none on most writes.
+    const previousWriteMs = session.record === undefined ? undefined : Number(session.record.lastAccessedMs);
+    if (written && this.index.due(session.settings, previousWriteMs, now)) {
+      await this.index.add(session.namespace, session.generation, session.sessionId, session.settings);
     }
     return written;
   }

@@ -1,5 +1,6 @@
 import type { MultiCasRetrievalResponse } from "memcache-client";
 import { MemcacheClient } from "memcache-client";
+import { createCircuitBreaker } from "./circuit-breaker.js";
 import { createGetBatcher } from "./get-batcher.js";
 import type { Store, Versioned } from "./store.js";
 import { StoreUnavailableError } from "./store.js";
@@ -16,6 +17,8 @@ export interface MemcachedServerOptions {
   cmdTimeoutMs: number;
   connectTimeoutMs: number;
   maxConnections: number;
+  /** breakMs is how long commands fail fast after a timeout, between probes (see `createCircuitBreaker`). */
+  breakMs: number;
   logger: StoreLogger | undefined;
 }
 
@@ -56,18 +59,24 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     logger: clientLogger(address, options.logger),
   });
   let closed = false;
+  const breaker = createCircuitBreaker(address, options.breakMs, () => client.version());
 
   // send runs one memcache-client call, turning the replies listed in `refusals` into `false` and any
   // other failure into a StoreUnavailableError (transport) or an Error naming the server (a reply).
   async function send<T>(run: () => Promise<T>, refusals: readonly Refusal[] = []): Promise<T | false> {
     if (closed) throw new StoreUnavailableError(`memcached ${address}: store is closed`);
+    breaker.check();
     const started = performance.now();
     try {
       return await run();
     } catch (err) {
       const reply = replyOf(err);
       if (reply !== undefined && (refusals as readonly string[]).includes(reply)) return false;
-      throw translate(address, options, performance.now() - started, err);
+      const elapsedMs = performance.now() - started;
+      const failure = translate(address, options, elapsedMs, err);
+      // A server that does not answer would cost every command the timeout: fail fast until it answers.
+      if (failure instanceof StoreUnavailableError && isTimeout(err, elapsedMs, options)) breaker.trip(failure);
+      throw failure;
     }
   }
 
@@ -118,6 +127,11 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
       const { data, lifetime } = write(key, value, lifetimeSeconds);
       await send(() => client.set(key, data, { lifetime }));
     },
+    async append(key, value) {
+      const { data } = write(key, value, 0);
+      // NOT_STORED: the key is absent, or the result would exceed the item size (the value is unchanged).
+      return (await send(() => client.append(key, data), ["NOT_STORED"])) !== false;
+    },
     async touch(key, lifetimeSeconds) {
       checkStoreKey(key);
       checkLifetimeSeconds(lifetimeSeconds);
@@ -136,9 +150,19 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     },
     async close() {
       closed = true;
+      breaker.stop();
       client.shutdown();
     },
   };
+}
+
+// isTimeout says a failure was a wait that ran out (no connection, or no answer in time), not a refusal:
+// by kind, as `translate` classifies (a transport code along the cause chain is a refusal or a reset).
+function isTimeout(err: unknown, elapsedMs: number, options: MemcachedServerOptions): boolean {
+  for (let cause: unknown = err, depth = 0; cause instanceof Error && depth < 8; cause = cause.cause, depth++) {
+    if (typeof (cause as { code?: unknown }).code === "string") return false;
+  }
+  return (err as { connecting?: unknown } | null)?.connecting === true || elapsedMs >= options.cmdTimeoutMs;
 }
 
 function isCasUnique(version: string): boolean {
