@@ -100,6 +100,10 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
       const { data, lifetime } = write(key, value, lifetimeSeconds);
       return (await send(() => client.add(key, data, { lifetime }), ["NOT_STORED"])) !== false;
     },
+    async append(key, value) {
+      const { data } = write(key, value, 0);
+      return (await send(() => client.append(key, data), ["NOT_STORED"])) !== false;
+    },
     async set(key, value, lifetimeSeconds) {
       const { data, lifetime } = write(key, value, lifetimeSeconds);
       await send(() => client.set(key, data, { lifetime }));

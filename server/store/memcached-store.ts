@@ -117,6 +117,7 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     getMany,
     cas: (key, value, version, lifetimeSeconds) => serverFor(key).cas(key, value, version, lifetimeSeconds),
     add: (key, value, lifetimeSeconds) => serverFor(key).add(key, value, lifetimeSeconds),
+    append: (key, value) => serverFor(key).append(key, value),
     set: (key, value, lifetimeSeconds) => serverFor(key).set(key, value, lifetimeSeconds),
     touch: (key, lifetimeSeconds) => serverFor(key).touch(key, lifetimeSeconds),
     delete: (key) => serverFor(key).delete(key),

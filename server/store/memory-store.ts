@@ -139,6 +139,19 @@ export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): Me
       store(key, fresh);
       return true;
     },
+    async append(key, value) {
+      open(key);
+      checkValue(value);
+      const current = live(key);
+      if (current === undefined) return false;
+      const joined = new Uint8Array(current.value.byteLength + value.byteLength);
+      joined.set(current.value);
+      joined.set(value, current.value.byteLength);
+      const fresh = prepare(key, joined, 0);
+      fresh.expiresAtMs = current.expiresAtMs; // append keeps the item's lifetime, as memcached's does
+      store(key, fresh);
+      return true;
+    },
     async set(key, value, lifetimeSeconds) {
       open(key);
       store(key, prepare(key, value, lifetimeSeconds));

@@ -25,6 +25,11 @@ export interface Store {
   cas(key: string, value: Uint8Array, version: string, lifetimeSeconds: number): Promise<boolean>;
   /** add writes only if the key is absent; false if it exists. */
   add(key: string, value: Uint8Array, lifetimeSeconds: number): Promise<boolean>;
+  /**
+   * append adds bytes at the end of an existing value (memcached `append`), keeping its lifetime and
+   * giving it a new version; false if the key is absent (memcached's NOT_STORED).
+   */
+  append(key: string, value: Uint8Array): Promise<boolean>;
   /** set writes unconditionally. */
   set(key: string, value: Uint8Array, lifetimeSeconds: number): Promise<void>;
   /** touch sets a new lifetime without changing the value; false if the key is absent. */
