@@ -18,7 +18,7 @@ const NAMESPACE = /^[A-Za-z0-9._-]{1,128}$/;
 /**
  * readConfigFile reads a JSON (`.json`) or YAML (any other name) config file. Keys are the flag names
  * (`listen`, `max-transactions`, ...) plus `namespaces`:
- * `{"namespaces": {"MemCacheSession": {"timeout": 600, "resolution": 60}}}`.
+ * `{"namespaces": {"MemCacheSession": {"timeout": 600, "resolution": 60, "max-lifetime": 86400}}}`.
  * Unknown keys are refused (a typo must not silently fall back to a default): throws ConfigError.
  */
 export function readConfigFile(path: string): ConfigFile {
@@ -69,8 +69,12 @@ function readNamespaces(value: unknown, path: string): Record<string, NamespaceC
         if (!(typeof v === "number" && v >= 0))
           throw new ConfigError(`${where}: resolution must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
         settings.resolutionSeconds = v;
+      } else if (key === "max-lifetime") {
+        if (!(typeof v === "number" && v >= 0))
+          throw new ConfigError(`${where}: max-lifetime must be a number of seconds >= 0 (0: none), got ${JSON.stringify(v)}`);
+        settings.maxLifetimeSeconds = v;
       } else {
-        throw new ConfigError(`${where}: unknown key ${JSON.stringify(key)}; known: timeout, resolution`);
+        throw new ConfigError(`${where}: unknown key ${JSON.stringify(key)}; known: timeout, resolution, max-lifetime`);
       }
     }
     result[name] = settings;

@@ -8,6 +8,7 @@ export { ConfigError };
 export interface NamespaceConfig {
   timeoutSeconds?: number;
   resolutionSeconds?: number;
+  maxLifetimeSeconds?: number;
 }
 
 /**
@@ -25,7 +26,9 @@ export interface Config {
   timeoutSeconds: number;
   /** resolutionSeconds is the read-refresh resolution. Default (undefined): min(60, timeout/4). */
   resolutionSeconds: number | undefined;
-  /** namespaces are per-namespace timeouts and resolutions (config file only). Default none. */
+  /** maxLifetimeSeconds is the absolute lifetime of a session (0: none). Default 0. */
+  maxLifetimeSeconds: number;
+  /** namespaces are per-namespace timeouts, resolutions and max lifetimes (config file only). Default none. */
   namespaces: Record<string, NamespaceConfig>;
   /** logLevel is pino's level. Default info. */
   logLevel: string;
@@ -92,6 +95,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     memcached: get("memcached", hostPortList, []),
     timeoutSeconds: get("timeout", seconds, 3600),
     resolutionSeconds: get("resolution", secondsOrZero, undefined),
+    maxLifetimeSeconds: get("max-lifetime", secondsOrZero, 0),
     namespaces: file.namespaces,
     logLevel: get("log-level", logLevel, "info"),
     maxMessageBytes: get("max-message-bytes", integer(1024), 4 * 1024 * 1024),

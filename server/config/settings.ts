@@ -44,6 +44,12 @@ export const SETTINGS: readonly Setting[] = [
     "min(60, timeout/4)",
     "a pure read refreshes a session only when its last refresh is older than this",
   ),
+  setting(
+    "max-lifetime",
+    "SECONDS",
+    "0",
+    "absolute lifetime of a session since its creation, however active (0: none; rotation keeps the creation time)",
+  ),
   setting("log-level", "LEVEL", "info", "fatal, error, warn, info, debug (one line per call) or trace"),
   setting(
     "max-message-bytes",
@@ -86,7 +92,7 @@ export const SETTINGS: readonly Setting[] = [
     env: "",
     arg: "",
     defaultText: "none",
-    help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS}',
+    help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS, "max-lifetime": SECONDS}',
     fileOnly: true,
   },
 ];

@@ -9,6 +9,8 @@ import { createHash } from "node:crypto";
  * `replicaKeys` of it (`...:gen~<n>`, one per node); sessions live under
  * `<prefix>:<namespace>:<generation>:s:<hash of id>` and index shards under `...:<generation>:i:<n>`.
  * Changing the generation (InvalidateAll) makes every key of the old one unreachable at once.
+ * A principal appears only as a hash too: its not-before stamp is `<prefix>:<namespace>:p:<hash>:nb`
+ * (outside the generation, replicated like it), its list of sessions `...:<generation>:p:<hash>:<n>`.
  */
 export class Keys {
   constructor(private readonly prefix: string) {
@@ -24,12 +26,36 @@ export class Keys {
 
   /** session is the key of one session's record. */
   session(namespace: string, generation: string, sessionId: string): string {
-    const hash = createHash("sha256").update(sessionId).digest("base64url");
+    return this.sessionByHash(namespace, generation, hashOf(sessionId));
+  }
+
+  /** sessionHash is the part of a session's key that stands for its id (sha256, base64url: 43 characters). */
+  sessionHash(sessionId: string): string {
+    return hashOf(sessionId);
+  }
+
+  /** sessionByHash is the key of a session's record from its id's hash (a principal's list holds hashes). */
+  sessionByHash(namespace: string, generation: string, hash: string): string {
     return `${this.prefix}:${namespace}:${generation}:s:${hash}`;
+  }
+
+  /** principalStamp is the key of a principal's not-before stamp (a replicated register). */
+  principalStamp(namespace: string, principal: string): string {
+    return `${this.prefix}:${namespace}:p:${hashOf(principal)}:nb`;
+  }
+
+  /** principalList is the key of one shard of a principal's list of sessions. */
+  principalList(namespace: string, generation: string, principal: string, shard: number): string {
+    return `${this.prefix}:${namespace}:${generation}:p:${hashOf(principal)}:${shard}`;
   }
 
   /** indexShard is the key of one shard of a namespace's session index. */
   indexShard(namespace: string, generation: string, shard: number): string {
     return `${this.prefix}:${namespace}:${generation}:i:${shard}`;
   }
+}
+
+// Internal: sha256, base64url.
+function hashOf(text: string): string {
+  return createHash("sha256").update(text).digest("base64url");
 }
