@@ -116,7 +116,10 @@ describe("sessions of a principal", function () {
     const bad = [
       call("createSession", { namespace: ns, principal: "has space" }),
       call("createSession", { namespace: ns, principal: "x".repeat(257) }),
-      call("createSession", { namespace: ns, attributes: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, ""])) }),
+      call("createSession", {
+        namespace: ns,
+        attributes: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, ""])),
+      }),
       call("createSession", { namespace: ns, attributes: { "": "empty key" } }),
       call("createSession", { namespace: ns, attributes: { k: "v".repeat(257) } }),
       call("createSession", { namespace: ns, attributes: { k: "line\nbreak" } }),
