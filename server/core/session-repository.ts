@@ -88,10 +88,11 @@ export class SessionRepository {
     if (bytes === undefined) return undefined;
     const key = this.keys.sessionByHash(namespace, generation, entry.keyHash);
     const record = decodeRecord(bytes, key);
-    // The record names its id: check that it is the one the key's hash stands for (and the entry's handle).
-    if (record.handle !== entry.handle || this.keys.sessionHash(record.sessionId) !== entry.keyHash) return undefined;
-    const stored = this.toStored(namespace, record.sessionId, generation, key, bytes, version);
-    return stored.record === undefined ? undefined : stored;
+    const settings = this.settingsOf(namespace);
+    if (record.handle !== entry.handle || !isLive(record, this.options.now(), settings)) return undefined;
+    // The record names its id: check that it is the one the key's hash stands for.
+    if (this.keys.sessionHash(record.sessionId) !== entry.keyHash) return undefined;
+    return { namespace, sessionId: record.sessionId, generation, key, version, record, settings };
   }
 
   /** unlessRevoked answers the session as absent when its principal was revoked after it was bound. */
