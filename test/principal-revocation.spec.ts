@@ -2,6 +2,8 @@
 // restart of any memcached node of a pool, consistent under concurrent binds, rotations and revokes, and
 // never undone by a transaction that began before it.
 import { expect } from "chai";
+import { Keys } from "../server/core/keys.js";
+import { createKeyRing } from "../server/store/key-ring.js";
 import { type MemcachedProcess, startMemcached, startMemcachedPool } from "./helpers/memcached.js";
 import { op, type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 
@@ -184,4 +186,39 @@ describe("a revocation on a pool of three memcached nodes", function () {
     const [fresh] = await bound(a, "laura", 1, "PoolRevocation");
     expect(await stillReadable(a, [fresh!], "PoolRevocation")).to.deep.equal([fresh]);
   });
+
+  it("reads bound sessions on healthy nodes, without waiting, while another node is frozen", async () => {
+    const namespace = "PoolFrozen";
+    const ids = await bound(a, "mike", 30, namespace);
+    const ring = createKeyRing(pool.map((m) => m.address));
+    await pool[0]!.pause();
+    const fresh = await startSessiond({ memcached: pool.map((m) => m.address) });
+    try {
+      const keys = new Keys("sd1");
+      const gen = await readGeneration(fresh, namespace);
+      let healthy = 0;
+      for (const sessionId of ids) {
+        if (ring.serverFor(keys.session(namespace, gen, sessionId)) === pool[0]!.address) continue;
+        const started = performance.now();
+        const { data } = await fresh.call("get", { namespace, sessionId, package: "p" });
+        expect(Object.keys(data ?? {})).to.deep.equal(["i"]);
+        // memcached's command timeout is 1000 ms: a read that waited for the frozen node takes that long.
+        expect(performance.now() - started, sessionId).to.be.below(900);
+        healthy++;
+      }
+      expect(healthy).to.be.greaterThan(5);
+    } finally {
+      pool[0]!.resume();
+      await fresh.stop();
+    }
+  });
 });
+
+// readGeneration reads the namespace's generation from any copy, as an operator would.
+async function readGeneration(via: RunningSessiond, namespace: string): Promise<string> {
+  for (const key of via.store.replicaKeys(`sd1:${namespace}:gen`)) {
+    const found = await via.store.get(key).catch(() => undefined);
+    if (found) return Buffer.from(found.value).toString("latin1");
+  }
+  throw new Error("no copy of the generation found");
+}

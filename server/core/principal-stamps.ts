@@ -36,7 +36,10 @@ export class PrincipalStamps {
     private readonly cacheMs: number,
     private readonly now: () => number,
   ) {
-    this.register = new ReplicatedRegister(store, codec);
+    // A principal never revoked has no stamp: a frozen node must not fail (or slow) every read of its
+    // sessions, so more than half of the copies answering absent is enough. It is safe: a stamp raised
+    // was on every node, and a node that lost its copy (restarted empty) lost the sessions on it too.
+    this.register = new ReplicatedRegister(store, codec, { absentQuorum: true });
   }
 
   /** stampOf returns the principal's not-before stamp in Unix ms (0: never revoked), from cache when fresh. */
