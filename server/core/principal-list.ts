@@ -1,4 +1,4 @@
-import { type Store, StoreUnavailableError } from "../store/store.js";
+import { type Store, StoreUnavailableError, type Versioned } from "../store/store.js";
 import type { Keys } from "./keys.js";
 import type { Logger } from "./session-index.js";
 
@@ -66,19 +66,44 @@ export class PrincipalList {
     }
   }
 
-  /** read returns the entries of the principal's list, ordered by handle then key hash, without duplicates. */
-  async read(namespace: string, generation: string, principal: string): Promise<ListEntry[]> {
-    const keyOf = Array.from({ length: PRINCIPAL_LIST_SHARDS }, (_, shard) =>
+  /** snapshot reads every shard of the principal's list (one multi-get), as bytes with their versions. */
+  async snapshot(namespace: string, generation: string, principal: string): Promise<ListSnapshot> {
+    const keys = Array.from({ length: PRINCIPAL_LIST_SHARDS }, (_, shard) =>
       this.keys.principalList(namespace, generation, principal, shard),
     );
-    const found = await this.store.getMany(keyOf);
+    const found = await this.store.getMany(keys);
+    return { keys, shards: keys.map((key) => found.get(key)) };
+  }
+
+  /** read returns the entries of the principal's list, ordered by handle then key hash, without duplicates. */
+  async read(namespace: string, generation: string, principal: string): Promise<ListEntry[]> {
+    const { shards } = await this.snapshot(namespace, generation, principal);
     const entries = new Map<string, ListEntry>();
-    keyOf.forEach((key, shard) => {
-      const item = found.get(key);
+    shards.forEach((item, shard) => {
       if (item === undefined) return;
       for (const entry of parseEntries(item.value, shard)) entries.set(`${entry.handle} ${entry.keyHash}`, entry);
     });
     return [...entries.values()].sort((a, b) => compare(a.handle, b.handle) || compare(a.keyHash, b.keyHash));
+  }
+
+  /**
+   * clear empties each shard of a snapshot (keeping only the entries `keep` names) by compare-and-swap
+   * against the snapshot's version: a shard appended to since (a session bound meanwhile) is left as it is,
+   * for a later prune. After a revocation of all sessions, so that the list does not carry them.
+   */
+  async clear(namespace: string, snapshot: ListSnapshot, keep: (entry: ListEntry) => boolean): Promise<void> {
+    await Promise.all(
+      snapshot.shards.map(async (item, shard) => {
+        if (item === undefined) return;
+        const kept = parseEntries(item.value, shard).filter(keep);
+        const bytes = Buffer.from(kept.map((e) => `${e.handle} ${e.keyHash}\n`).join(""), "latin1");
+        try {
+          await this.store.cas(snapshot.keys[shard]!, bytes, item.version, 0);
+        } catch (err) {
+          this.logger.warn({ err, namespace, shard }, "principal list not cleared after a revocation; a later listing prunes it");
+        }
+      }),
+    );
   }
 
   /**
@@ -111,6 +136,29 @@ export class PrincipalList {
       this.logger.warn({ err, namespace, shard }, "principal list prune failed; a later listing prunes again");
     }
   }
+}
+
+/** ListSnapshot is every shard of a principal's list as read at one moment (undefined: absent). */
+export interface ListSnapshot {
+  readonly keys: readonly string[];
+  readonly shards: ReadonlyArray<Versioned | undefined>;
+}
+
+/** handlesIn counts the distinct handles of a snapshot without parsing whole entries (a revocation's count). */
+export function handlesIn(snapshot: ListSnapshot): Set<string> {
+  const handles = new Set<string>();
+  for (const item of snapshot.shards) {
+    if (item === undefined) continue;
+    const text = Buffer.from(item.value.buffer, item.value.byteOffset, item.value.byteLength).toString("latin1");
+    for (let start = 0; start < text.length; ) {
+      const space = text.indexOf(" ", start);
+      const end = text.indexOf("\n", start);
+      if (space < 0 || end < 0) break;
+      if (space < end) handles.add(text.slice(start, space));
+      start = end + 1;
+    }
+  }
+  return handles;
 }
 
 /** shardOf maps a handle to its shard of a principal's list (FNV-1a). */

@@ -2,7 +2,7 @@ import type { Store } from "../store/store.js";
 import { invalidArgument } from "./errors.js";
 import type { Generations } from "./generations.js";
 import type { Keys } from "./keys.js";
-import type { ListEntry, PrincipalList } from "./principal-list.js";
+import { handlesIn, type ListEntry, type PrincipalList } from "./principal-list.js";
 import type { PrincipalStamps } from "./principal-stamps.js";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type SessionPage, type SessionSummary, summarize } from "./session-listing.js";
 import { bindingOf } from "./session-record.js";
@@ -74,7 +74,8 @@ export async function listPrincipalSessions(
  *   session is never older than the stamp, so it never reads as revoked, not even for a moment; were the
  *   stamp raised first, kept sessions would read absent until re-bound, and lost if the call failed between.
  *   A session bound after the revoke is newer than the stamp: not affected. The count is then the number of
- *   handles listed for the principal, less the kept ones (a session that just expired by itself may count).
+ *   handles listed for the principal, less the kept ones (a session that just expired by itself may count),
+ *   and the list is cleared of the revoked entries (compare-and-swap per shard, after the raise).
  */
 export async function revokeSessions(
   parts: PrincipalParts,
@@ -84,9 +85,9 @@ export async function revokeSessions(
   exceptHandles: readonly string[],
 ): Promise<number> {
   const generation = await parts.generations.current(namespace);
-  const entries = await parts.principals.read(namespace, generation, principal);
   const keep = new Set(exceptHandles);
   if (handles.length > 0) {
+    const entries = await parts.principals.read(namespace, generation, principal);
     const wanted = new Set(handles.filter((h) => !keep.has(h)));
     const revoked = new Set<string>();
     const targets = entries.filter((e) => wanted.has(e.handle));
@@ -98,13 +99,22 @@ export async function revokeSessions(
     await prune(parts, namespace, generation, principal, targets);
     return revoked.size;
   }
-  const stampMs = parts.now();
+  const snapshot = await parts.principals.snapshot(namespace, generation, principal);
+  // Every entry of the snapshot was appended, so bound, by now (a record is written before its entry): a
+  // stamp later than now revokes them all.
+  const stampMs = parts.now() + 1;
   const kept = new Set<string>();
-  for (const entry of entries.filter((e) => keep.has(e.handle))) {
-    if (await rebind(parts, namespace, generation, principal, entry, stampMs)) kept.add(entry.handle);
+  if (keep.size > 0) {
+    for (const entry of await parts.principals.read(namespace, generation, principal)) {
+      if (keep.has(entry.handle) && (await rebind(parts, namespace, generation, principal, entry, stampMs))) {
+        kept.add(entry.handle);
+      }
+    }
   }
   await parts.stamps.raise(namespace, principal, stampMs, parts.repository.settingsOf(namespace));
-  return new Set(entries.map((e) => e.handle)).size - kept.size;
+  // Only after the raise: the listed sessions are revoked, so their entries can go (the kept ones stay).
+  await parts.principals.clear(namespace, snapshot, (entry) => kept.has(entry.handle));
+  return handlesIn(snapshot).size - kept.size;
 }
 
 // deleteEntry deletes the live session of a list entry if it is still bound to the principal.
