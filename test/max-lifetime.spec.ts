@@ -11,8 +11,10 @@ import { ConfigError, loadConfig } from "../server/config/config.js";
 import { createSessiond } from "../server/sessiond.js";
 import { useSessiond } from "./helpers/fixture.js";
 import { startMemcached } from "./helpers/memcached.js";
+import { op } from "./helpers/sessiond.js";
 
 const ns = "Absolute";
+const ABORTED = 10;
 
 describe("absolute lifetime, on an injected clock", () => {
   let clock = Date.now();
@@ -46,6 +48,19 @@ describe("absolute lifetime, on an injected clock", () => {
     expect(timestampMs(session!.expiresAt!)).to.equal(timestampMs(session!.createdAt!) + 2000);
     advance(600);
     expect(await get(rotated.sessionId)).to.deep.equal({});
+  });
+
+  it("refuses the commit of a transaction whose session reached its absolute lifetime since begin", async () => {
+    const { sessionId } = await env.sessiond.call("createSession", { namespace: ns });
+    await env.sessiond.call("set", { namespace: ns, sessionId, package: "p", data: { a: 1 } });
+    const tx = env.sessiond.stream();
+    await tx.send(op("begin", { namespace: ns, sessionId }));
+    await tx.send(op("set", { package: "p", data: { a: 2 } }));
+    advance(2100);
+    const committed = await tx.send(op("commit"));
+    expect(committed.error?.code, committed.error?.message).to.equal(ABORTED);
+    expect(await get(sessionId)).to.deep.equal({});
+    await tx.end();
   });
 
   it("gives expires_at as the earlier of idle and absolute expiry, and leaves other namespaces alone", async () => {
