@@ -87,15 +87,15 @@ export class PrincipalList {
   }
 
   /**
-   * clear empties each shard of a snapshot (keeping only the entries `keep` names) by compare-and-swap
+   * clear empties each shard of a snapshot (keeping only the entries of the handles in `keep`) by compare-and-swap
    * against the snapshot's version: a shard appended to since (a session bound meanwhile) is left as it is,
    * for a later prune. After a revocation of all sessions, so that the list does not carry them.
    */
-  async clear(namespace: string, snapshot: ListSnapshot, keep: (entry: ListEntry) => boolean): Promise<void> {
+  async clear(namespace: string, snapshot: ListSnapshot, keep: ReadonlySet<string>): Promise<void> {
     await Promise.all(
       snapshot.shards.map(async (item, shard) => {
         if (item === undefined) return;
-        const kept = parseEntries(item.value, shard).filter(keep);
+        const kept = keep.size === 0 ? [] : parseEntries(item.value, shard).filter((e) => keep.has(e.handle));
         const bytes = Buffer.from(kept.map((e) => `${e.handle} ${e.keyHash}\n`).join(""), "latin1");
         try {
           await this.store.cas(snapshot.keys[shard]!, bytes, item.version, 0);

@@ -113,7 +113,7 @@ export async function revokeSessions(
   }
   await parts.stamps.raise(namespace, principal, stampMs, parts.repository.settingsOf(namespace));
   // Only after the raise: the listed sessions are revoked, so their entries can go (the kept ones stay).
-  await parts.principals.clear(namespace, snapshot, (entry) => kept.has(entry.handle));
+  await parts.principals.clear(namespace, snapshot, kept);
   return handlesIn(snapshot).size - kept.size;
 }
 
