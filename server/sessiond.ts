@@ -59,6 +59,7 @@ export function createSessiond(config: Config, logger: Logger, clock: { now?: ()
       {
         timeoutSeconds: config.timeoutSeconds,
         ...(config.resolutionSeconds === undefined ? {} : { resolutionSeconds: config.resolutionSeconds }),
+        maxLifetimeSeconds: config.maxLifetimeSeconds,
         namespaces: config.namespaces,
         maxItemBytes: config.maxItemBytes,
         keyPrefix: config.keyPrefix,

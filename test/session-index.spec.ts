@@ -72,7 +72,7 @@ describe("the session index", () => {
   it("lists each live session exactly once across pages, and prunes deleted ones from the index", async () => {
     const core = make();
     const ids = new Set<string>();
-    for (let i = 0; i < 300; i++) ids.add(await core.createSession(ns));
+    for (let i = 0; i < 300; i++) ids.add((await core.createSession(ns)).sessionId);
     const deleted = [...ids].slice(0, 100);
     for (const id of deleted) await core.delete(ns, id, "", []);
     const listed = await listAll(core, 7);
@@ -109,7 +109,7 @@ describe("the session index", () => {
     try {
       const core = make(small, 1);
       const ids = new Set<string>();
-      for (let i = 0; i < 600; i++) ids.add(await core.createSession(ns)); // 33 bytes each: 5 segments of 4 KB
+      for (let i = 0; i < 600; i++) ids.add((await core.createSession(ns)).sessionId); // 33 bytes each: 5 segments of 4 KB
       expect(new Set(await listAll(core, 1000))).to.deep.equal(ids);
       expect(errors).to.deep.equal([]);
       for (let i = 0; i < 2000; i++) await core.createSession(ns); // past 16 segments
@@ -122,13 +122,13 @@ describe("the session index", () => {
 
   it("keeps an id appended while a listing compacts the same item", async () => {
     const core = make(memory, 1);
-    const doomed = await core.createSession(ns);
+    const { sessionId: doomed } = await core.createSession(ns);
     await core.delete(ns, doomed, "", []);
     // The listing reads the item, finds `doomed` dead; a create appends before the compaction's cas.
     const racing = Object.create(memory) as Store;
     let created: string | undefined;
     racing.cas = async (key, value, version, lifetime) => {
-      if (key.includes(":i:") && created === undefined) created = await core.createSession(ns);
+      if (key.includes(":i:") && created === undefined) created = (await core.createSession(ns)).sessionId;
       return memory.cas(key, value, version, lifetime);
     };
     const lister = createSessionCore(racing, { timeoutSeconds, now: clock, indexShards: 1 }, logger);

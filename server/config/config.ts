@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { KEY_PREFIX_PATTERN } from "../core/keys.js";
-import { MIN_ITEM_BYTES, RESOLUTION_RULE, type Rule, TIMEOUT_RULE } from "../core/options.js";
+import { MAX_LIFETIME_RULE, MIN_ITEM_BYTES, RESOLUTION_RULE, type Rule, TIMEOUT_RULE } from "../core/options.js";
 import { readConfigFile } from "./config-file.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
 
@@ -10,6 +10,7 @@ export { ConfigError };
 export interface NamespaceConfig {
   timeoutSeconds?: number;
   resolutionSeconds?: number;
+  maxLifetimeSeconds?: number;
 }
 
 /**
@@ -28,7 +29,9 @@ export interface Config {
   timeoutSeconds: number;
   /** resolutionSeconds is the read-refresh resolution; undefined: the core's defaultResolutionSeconds. */
   resolutionSeconds: number | undefined;
-  /** namespaces are per-namespace timeouts and resolutions (config file only). */
+  /** maxLifetimeSeconds is the absolute lifetime of a session (0: none). */
+  maxLifetimeSeconds: number;
+  /** namespaces are per-namespace timeouts, resolutions and max lifetimes (config file only). */
   namespaces: Record<string, NamespaceConfig>;
   /** logLevel is pino's level. */
   logLevel: string;
@@ -102,6 +105,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     memcached: get("memcached", hostPortList),
     timeoutSeconds: get("timeout", ruled(TIMEOUT_RULE)),
     resolutionSeconds: get<number | undefined>("resolution", ruled(RESOLUTION_RULE)),
+    maxLifetimeSeconds: get("max-lifetime", ruled(MAX_LIFETIME_RULE)),
     namespaces: file.namespaces,
     logLevel: get("log-level", logLevel),
     maxMessageBytes: get("max-message-bytes", integer(1024)),

@@ -63,6 +63,12 @@ export const SETTINGS: readonly Setting[] = [
     "a pure read refreshes a session only when its last refresh is older than this",
     DEFAULT_RESOLUTION_TEXT,
   ),
+  setting(
+    "max-lifetime",
+    "SECONDS",
+    core.maxLifetimeSeconds,
+    "absolute lifetime of a session since its creation, however active (0: none; rotation keeps the creation time)",
+  ),
   setting("log-level", "LEVEL", "info", "fatal, error, warn, info, debug (one line per call) or trace"),
   setting(
     "max-message-bytes",
@@ -133,7 +139,7 @@ export const SETTINGS: readonly Setting[] = [
     arg: "",
     fallback: undefined,
     defaultText: "none",
-    help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS}',
+    help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS, "max-lifetime": SECONDS}',
     fileOnly: true,
   },
 ];

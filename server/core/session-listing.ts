@@ -1,3 +1,4 @@
+import type { SessionRecord } from "../../gen/sessiond/record/v1/record_pb.js";
 import type { Store } from "../store/store.js";
 import type { LogSegment } from "./append-log.js";
 import { invalidArgument } from "./errors.js";
@@ -5,14 +6,35 @@ import type { Generations } from "./generations.js";
 import type { Keys } from "./keys.js";
 import type { NamespaceSettings } from "./options.js";
 import type { SessionIndex } from "./session-index.js";
+import { expiresAtMs } from "./session-record.js";
 import type { SessionRepository } from "./session-repository.js";
 
-/** SessionSummary describes one live session in a listing. */
+/** SessionSummary describes one live session in a listing or a DescribeSession, without its data. */
 export interface SessionSummary {
+  /** sessionId is the session's id; "" in a principal's listing, which never shows ids. */
   sessionId: string;
+  handle: string;
+  principal: string;
+  attributes: Record<string, string>;
   packages: string[];
   createdAtMs: number;
   lastAccessedMs: number;
+  /** expiresAtMs is the earlier of idle and absolute expiry. */
+  expiresAtMs: number;
+}
+
+/** summarize describes a live record (sessionId "" to leave the id out). */
+export function summarize(record: SessionRecord, settings: NamespaceSettings, sessionId: string): SessionSummary {
+  return {
+    sessionId,
+    handle: record.handle,
+    principal: record.principal,
+    attributes: { ...record.attributes },
+    packages: Object.keys(record.packages).sort(),
+    createdAtMs: Number(record.createdAtMs),
+    lastAccessedMs: Number(record.lastAccessedMs),
+    expiresAtMs: expiresAtMs(record, settings),
+  };
 }
 
 /** SessionPage is one page of a listing; nextPageToken is "" at the end. */
@@ -81,14 +103,11 @@ async function liveSessions(parts: Parts, namespace: string, generation: string,
   const live = new Map<string, SessionSummary>();
   for (const [id, key] of keyOf) {
     const item = found.get(key);
-    const record = parts.repository.toStored(namespace, id, generation, key, item?.value, item?.version).record;
-    if (record === undefined) continue;
-    live.set(id, {
-      sessionId: id,
-      packages: Object.keys(record.packages).sort(),
-      createdAtMs: Number(record.createdAtMs),
-      lastAccessedMs: Number(record.lastAccessedMs),
-    });
+    const stored = await parts.repository.unlessRevoked(
+      parts.repository.toStored(namespace, id, generation, key, item?.value, item?.version),
+    );
+    if (stored.record === undefined) continue;
+    live.set(id, summarize(stored.record, stored.settings, id));
   }
   return live;
 }

@@ -248,6 +248,18 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
       expect(Buffer.from((await store.get(key("a")))!.value).toString()).to.equal("abc");
     });
 
+    it("appends to an existing value with a new version, and refuses to append to an absent key", async () => {
+      expect(await store.append(key("log"), bytes("b"))).to.equal(false);
+      expect(await store.get(key("log"))).to.equal(undefined);
+      await store.set(key("log"), bytes("a"), 0);
+      const before = (await store.get(key("log")))!;
+      expect(await store.append(key("log"), bytes("bc"))).to.equal(true);
+      const after = (await store.get(key("log")))!;
+      expect(Buffer.from(after.value).toString()).to.equal("abc");
+      expect(after.version).to.not.equal(before.version);
+      expect(await store.cas(key("log"), bytes("x"), before.version, 0)).to.equal(false);
+    });
+
     it("rejects a value over the 1 MB item limit and stays usable", async () => {
       const err = await rejection(store.set(key("huge"), Buffer.alloc(2 * 1024 * 1024, 1), 0));
       expect(err).to.not.be.instanceOf(StoreUnavailableError);
