@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { type Logger, pino } from "pino";
 import type { Config } from "./config/config.js";
 import { ConfigError } from "./config/settings.js";
@@ -6,6 +7,7 @@ import { watchStore } from "./grpc/health.js";
 import { createSessionServer, type SessionServer } from "./grpc/session-server.js";
 import { createMemcachedStore } from "./store/memcached-store.js";
 import { createMemoryStore } from "./store/memory-store.js";
+import { createTelemetry, type Telemetry } from "./telemetry/telemetry.js";
 
 /**
  * createLogger makes sessiond's pino logger: JSON lines on stdout with the level's name, ISO time, service
@@ -38,12 +40,17 @@ export interface Sessiond {
  * warning line), wrapped so that a call failing UNAVAILABLE checks health at once; the core with the
  * per-namespace expiry; the gRPC server with every bound. Impossible settings throw ConfigError.
  */
-export function createSessiond(config: Config, logger: Logger): Sessiond {
+export function createSessiond(config: Config, logger: Logger, telemetry?: Telemetry): Sessiond {
   let server: SessionServer | undefined;
   const memory = config.memcached.length === 0;
   const base = memory
     ? createMemoryStore()
-    : createMemcachedStore({ servers: config.memcached, cmdTimeoutMs: config.memcachedTimeoutMs, logger });
+    : createMemcachedStore({
+        servers: config.memcached,
+        cmdTimeoutMs: config.memcachedTimeoutMs,
+        logger,
+        ...(telemetry?.storeObserver ? { observer: telemetry.storeObserver } : {}),
+      });
   const store = watchStore(base, () => void server?.health.check());
   let core: SessionCore;
   try {
@@ -69,8 +76,10 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
     keepaliveMs: config.keepaliveSeconds * 1000,
     keepaliveTimeoutMs: config.keepaliveTimeoutSeconds * 1000,
     healthIntervalMs: config.healthIntervalSeconds * 1000,
+    interceptors: telemetry?.interceptors ?? [],
   });
   const running = server;
+  telemetry?.watchOpenTransactions(() => running.registry.openTransactions);
 
   return {
     server: running,
@@ -82,12 +91,15 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
       }
       const port = await running.listen(config.listen);
       const address = config.listen.replace(/:\d+$/, `:${port}`);
+      const metrics = await telemetry?.start();
       logger.info(
         {
           address,
           store: memory ? "memory" : { memcached: config.memcached },
           health: running.health.status,
           config: config.configFile,
+          metrics,
+          tracing: telemetry?.tracingEndpoint,
           bounds: {
             maxMessageBytes: config.maxMessageBytes,
             maxTransactions: config.maxTransactions,
@@ -105,6 +117,7 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
       logger.info({ reason, openTransactions, graceSeconds: config.graceSeconds }, "sessiond stopping");
       await running.shutdown(config.graceSeconds * 1000);
       await store.close();
+      await telemetry?.close();
       logger.info({ reason, ms: Math.round(performance.now() - started) }, "sessiond stopped");
     },
   };
@@ -120,7 +133,8 @@ export async function serve(config: Config): Promise<void> {
     logger.fatal({ err }, "uncaught exception: exiting");
     process.exit(1);
   });
-  const sessiond = createSessiond(config, logger);
+  const telemetry = await createTelemetry({ metrics: config.metrics, clusterWorker: cluster.isWorker, env: process.env }, logger);
+  const sessiond = createSessiond(config, logger, telemetry);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -51,6 +51,8 @@ export interface Config {
   healthIntervalSeconds: number;
   /** workers is the number of cluster workers (1: no cluster). Default 1. */
   workers: number;
+  /** metrics is the HOST:PORT serving Prometheus metrics at /metrics. Default undefined: off. */
+  metrics: string | undefined;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -105,6 +107,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     memcachedTimeoutMs: get("memcached-timeout", integer(1), 1000),
     healthIntervalSeconds: get("health-interval", seconds, 2),
     workers: get("workers", integer(1), 1),
+    metrics: get("metrics", hostPort, undefined),
   };
 }
 

@@ -81,6 +81,12 @@ export const SETTINGS: readonly Setting[] = [
   setting("memcached-timeout", "MS", "1000", "how long a memcached command may take before the call fails UNAVAILABLE (14)"),
   setting("health-interval", "SECONDS", "2", "how often health pings the store (a call failing UNAVAILABLE also checks at once)"),
   setting("workers", "N", "1", "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
+  setting(
+    "metrics",
+    "HOST:PORT",
+    "none: off",
+    "serve Prometheus metrics at http://HOST:PORT/metrics (with --workers, the sum over all workers)",
+  ),
   {
     name: "namespaces",
     env: "",

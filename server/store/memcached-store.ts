@@ -2,6 +2,7 @@ import { createKeyRing } from "./key-ring.js";
 import type { StoreLogger } from "./memcached-server.js";
 import { createMemcachedServer } from "./memcached-server.js";
 import type { Store, Versioned } from "./store.js";
+import type { StoreObserver } from "./store-observer.js";
 
 export type { StoreLogger } from "./memcached-server.js";
 
@@ -21,6 +22,8 @@ export interface MemcachedStoreOptions {
   maxConnections?: number;
   /** logger receives memcache-client's warnings and errors. Default: none (they are dropped). */
   logger?: StoreLogger;
+  /** observer is told of every memcached command and its outcome (metrics, traces). Default: none. */
+  observer?: StoreObserver;
 }
 
 const defaults = {
@@ -60,6 +63,7 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
         connectTimeoutMs: settings.connectTimeoutMs,
         maxConnections: settings.maxConnections,
         logger: options.logger,
+        observer: options.observer,
       }),
     ]),
   );

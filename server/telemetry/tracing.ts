@@ -1,0 +1,103 @@
+// Loaded only by `import()` from telemetry.ts when an OTLP endpoint is set: without one, no OpenTelemetry
+// module is ever loaded and the default start pays nothing for tracing.
+import {
+  context,
+  DiagLogLevel,
+  diag,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  trace,
+} from "@opentelemetry/api";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import type { Logger } from "pino";
+import type { StoreObserver } from "../store/store-observer.js";
+import type { Tracing } from "./telemetry.js";
+import { createTracingInterceptor } from "./tracing-interceptor.js";
+
+// Internal: read by the metadata getter; grpc-js keeps keys lower-case, as W3C's propagator asks for them.
+const metadataGetter: TextMapGetter<import("@grpc/grpc-js").Metadata> = {
+  keys: (metadata) => Object.keys(metadata.getMap()),
+  get: (metadata, key) => {
+    const values = metadata.get(key);
+    return values.length === 0 ? undefined : values.map(String);
+  },
+};
+
+/**
+ * startTracing registers an OpenTelemetry tracer provider for this process (the official Node SDK pieces:
+ * NodeTracerProvider with its AsyncLocalStorage context manager, a batch span processor, the OTLP/HTTP
+ * exporter, the W3C trace-context and baggage propagators) and returns sessiond's tracing hooks. The
+ * exporter reads the standard variables itself (`OTEL_EXPORTER_OTLP_ENDPOINT` or
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`...), the provider the sampler
+ * (`OTEL_TRACES_SAMPLER`, default parent-based always-on) and the batch settings (`OTEL_BSP_*`); the
+ * service is `sessiond` unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise.
+ * Exporter failures are logged at warn level, never thrown.
+ */
+export function startTracing(logger: Logger): Tracing {
+  diag.setLogger(
+    {
+      error: (message, ...args) => logger.warn({ args }, `opentelemetry: ${message}`),
+      warn: (message, ...args) => logger.warn({ args }, `opentelemetry: ${message}`),
+      info: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
+    DiagLogLevel.WARN,
+  );
+  const resource = resourceFromAttributes({ "service.name": "sessiond" }).merge(detectResources({ detectors: [envDetector] }));
+  const provider = new NodeTracerProvider({
+    resource,
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+  });
+  provider.register({
+    propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  });
+  const tracer = provider.getTracer("sessiond");
+
+  const storeSpans: StoreObserver = {
+    command(server, command, keys) {
+      const parent = context.active();
+      // Commands outside any call (the health ping) would each be a trace of their own: not worth exporting.
+      if (trace.getSpan(parent) === undefined) return () => undefined;
+      const port = Number(server.slice(server.lastIndexOf(":") + 1));
+      const span: Span = tracer.startSpan(
+        `memcached ${command}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            "db.system": "memcached",
+            "db.system.name": "memcached",
+            "db.operation.name": command,
+            "server.address": server.slice(0, server.lastIndexOf(":")).replace(/^\[|\]$/g, ""),
+            "server.port": port,
+            "sessiond.store.keys": keys,
+            ...(keys > 1 ? { "db.operation.batch.size": keys } : {}),
+          },
+        },
+        parent,
+      );
+      return (failure) => {
+        if (failure !== undefined) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+          span.setAttribute("error.type", failure.name);
+        }
+        span.end();
+      };
+    },
+  };
+
+  return {
+    interceptor: createTracingInterceptor(tracer, (metadata) => propagation.extract(ROOT_CONTEXT, metadata, metadataGetter)),
+    storeObserver: storeSpans,
+    async shutdown() {
+      await provider.shutdown();
+    },
+  };
+}
