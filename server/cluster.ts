@@ -1,7 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Logger } from "pino";
 import type { Config } from "./config/config.js";
-import { serveClusterMetrics } from "./telemetry/telemetry.js";
 
 // Internal: how long after the grace period the primary waits for workers before killing them.
 const KILL_AFTER_GRACE_MS = 5000;
@@ -80,13 +79,16 @@ export function runPrimary(config: Config, logger: Logger): void {
   process.on("SIGINT", () => stop("SIGINT"));
   for (let i = 0; i < config.workers; i++) fork();
   if (config.metrics !== undefined) {
-    serveClusterMetrics(config.metrics, logger).then(
-      (server) => logger.info({ metrics: server.address }, "sessiond cluster metrics served: the sum over all workers"),
-      (err: unknown) => {
-        logger.error({ err, metrics: config.metrics }, "cannot serve metrics: stopping the cluster");
-        exitCode = 1;
-        stop("metrics address unavailable");
-      },
-    );
+    const address = config.metrics;
+    import("./telemetry/metrics-setup.js")
+      .then(({ serveClusterMetrics }) => serveClusterMetrics(address, logger))
+      .then(
+        (server) => logger.info({ metrics: server.address }, "sessiond cluster metrics served: the sum over all workers"),
+        (err: unknown) => {
+          logger.error({ err, metrics: config.metrics }, "cannot serve metrics: stopping the cluster");
+          exitCode = 1;
+          stop("metrics address unavailable");
+        },
+      );
   }
 }

@@ -1,11 +1,7 @@
 import type { ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { AggregatorRegistry, Registry } from "prom-client";
 import type { StoreObserver } from "../store/store-observer.js";
-import { createMetrics } from "./metrics.js";
-import { createMetricsInterceptor } from "./metrics-interceptor.js";
-import { type MetricsServer, serveMetrics } from "./metrics-server.js";
-import { combineObservers, createStoreMetrics } from "./store-metrics.js";
+import { combineObservers } from "./store-metrics.js";
 
 /** Tracing is what tracing.ts gives sessiond once OpenTelemetry is set up (internal to server/telemetry). */
 export interface Tracing {
@@ -13,6 +9,16 @@ export interface Tracing {
   storeObserver: StoreObserver;
   /** shutdown exports the spans still buffered and stops the provider. */
   shutdown(): Promise<void>;
+}
+
+/** MetricsHooks is what metrics-setup.ts gives sessiond when --metrics is set (internal to server/telemetry). */
+export interface MetricsHooks {
+  interceptor: ServerInterceptor;
+  storeObserver: StoreObserver;
+  watchOpenTransactions(count: () => number): void;
+  /** start serves `/metrics` (not in a cluster worker); resolves to the address bound. */
+  start(): Promise<string | undefined>;
+  close(): Promise<void>;
 }
 
 /** TelemetryOptions say what to observe; `createTelemetry` turns each part on only when asked. */
@@ -54,50 +60,27 @@ export function tracingEndpoint(env: NodeJS.ProcessEnv): string | undefined {
 /**
  * createTelemetry sets up what the options ask for and nothing else: with `metrics`, a prom-client Registry
  * of sessiond's metrics (in a cluster worker, offered to the primary's AggregatorRegistry); with an OTLP
- * endpoint, OpenTelemetry tracing, whose modules are loaded here by `import()` only then.
+ * endpoint, OpenTelemetry tracing. Each is loaded here by `import()` only when on, so a process with both off
+ * loads neither prom-client nor any OpenTelemetry module.
  */
 export async function createTelemetry(options: TelemetryOptions, logger: Logger): Promise<Telemetry> {
-  const metrics = options.metrics === undefined ? undefined : createMetrics(new Registry());
-  if (metrics !== undefined && options.clusterWorker) {
-    // A worker answers the primary's requests only once it has an AggregatorRegistry of its own.
-    new AggregatorRegistry();
-    AggregatorRegistry.setRegistries([metrics.registry]);
-  }
+  const metrics =
+    options.metrics === undefined
+      ? undefined
+      : (await import("./metrics-setup.js")).setUpMetrics(options.metrics, options.clusterWorker, logger);
   const endpoint = tracingEndpoint(options.env);
   const tracing = endpoint === undefined ? undefined : (await import("./tracing.js")).startTracing(logger);
-  let server: MetricsServer | undefined;
   return {
-    interceptors: [
-      ...(metrics === undefined ? [] : [createMetricsInterceptor(metrics)]),
-      ...(tracing === undefined ? [] : [tracing.interceptor]),
-    ],
-    storeObserver: combineObservers(metrics && createStoreMetrics(metrics), tracing?.storeObserver),
+    interceptors: [...(metrics ? [metrics.interceptor] : []), ...(tracing ? [tracing.interceptor] : [])],
+    storeObserver: combineObservers(metrics?.storeObserver, tracing?.storeObserver),
     tracingEndpoint: endpoint,
     watchOpenTransactions(count) {
       metrics?.watchOpenTransactions(count);
     },
-    async start() {
-      if (metrics === undefined || options.metrics === undefined || options.clusterWorker) return undefined;
-      const { registry } = metrics;
-      server = await serveMetrics(
-        options.metrics,
-        { contentType: registry.contentType, metrics: () => registry.metrics() },
-        logger,
-      );
-      return server.address;
-    },
+    start: async () => metrics?.start(),
     async close() {
-      await server?.close();
+      await metrics?.close();
       await tracing?.shutdown();
     },
   };
-}
-
-/**
- * serveClusterMetrics serves `/metrics` in the primary of `--workers N`: each scrape asks every worker for its
- * metrics (prom-client's AggregatorRegistry) and answers their sum (503 if a worker does not answer in 5 s).
- */
-export function serveClusterMetrics(address: string, logger: Logger): Promise<MetricsServer> {
-  const aggregator = new AggregatorRegistry();
-  return serveMetrics(address, { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() }, logger);
 }
