@@ -15,6 +15,7 @@ const RESPAWN_DELAY_MS = 1000;
  *   listened (e.g. the port is taken) stops the whole cluster with exit code 1.
  * - SIGTERM or SIGINT is forwarded to every worker as SIGTERM; each drains; the primary exits 0 once all
  *   have exited 0 (1 otherwise), and kills those still running at grace + 5 s.
+ * - With --metrics, the primary serves `/metrics`: the sum of every worker's metrics at each scrape.
  */
 export function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;

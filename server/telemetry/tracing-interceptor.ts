@@ -14,17 +14,22 @@ const SERVER_ERRORS = new Set<number>([
   status.DATA_LOSS,
 ]);
 
+// Internal: the service whose calls get spans.
+const TRACED_SERVICE = "sessiond.v1.SessionService";
+
 /**
  * createTracingInterceptor is the grpc-js server interceptor that gives each call one SERVER span named
  * after its path without the slash (`sessiond.v1.SessionService/Get`), a child of the caller's context
  * as `extract` reads it from the request metadata (W3C `traceparent`). The handler runs inside the span's
  * context, so the storage commands it sends are child spans. A Transaction stream is one span with one
  * event per op (named after the op, with `rpc.grpc.status_code` when the op failed) rather than a span per
- * op, so a long stream stays cheap. Internal to server/telemetry: loaded with tracing.ts only.
+ * op, so a long stream stays cheap. Calls of other services (Health, reflection) pass untraced. Internal to server/telemetry: loaded with tracing.ts only.
  */
 export function createTracingInterceptor(tracer: Tracer, extract: (metadata: Metadata) => Context): ServerInterceptor {
   return (method, call) => {
     const labels = callLabels(method);
+    // Health probes and reflection come every few seconds from orchestrators: a trace each would be noise.
+    if (labels.grpc_service !== TRACED_SERVICE) return new ServerInterceptingCall(call);
     const ops = OpPairing.forPath(method.path);
     let span: Span | undefined;
     let active: Context = ROOT_CONTEXT;
