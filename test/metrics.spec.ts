@@ -1,7 +1,7 @@
 // `sessiond serve --metrics HOST:PORT`: go-grpc-prometheus's metrics and sessiond's own, scraped from a real
 // process after a known mix of calls; each counter moves by exactly what was done.
 
-import { status } from "@grpc/grpc-js";
+import { Client, credentials, status } from "@grpc/grpc-js";
 import { expect } from "chai";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { connectSessionClient, type SessionClient, type SessiondProcess, startSessiondProcess } from "./helpers/ops-process.js";
@@ -143,6 +143,27 @@ describe("metrics (--metrics)", function () {
     // Each stream is handled once, the cancelled one too (with the status its handler ended it with).
     expect(d("grpc_server_started_total", TRANSACTION)).to.equal(2);
     expect(d("grpc_server_handled_total", TRANSACTION)).to.equal(2);
+  });
+
+  it("keeps caller strings out of labels: an unknown method adds no series, names and ids appear in none", async () => {
+    const raw = new Client(sessiond.address, credentials.createInsecure());
+    try {
+      const code = await new Promise<number>((resolve) =>
+        raw.makeUnaryRequest(
+          "/sessiond.v1.SessionService/NoSuchMethod",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          (err) => resolve(err?.code ?? 0),
+        ),
+      );
+      expect(code).to.equal(status.UNIMPLEMENTED);
+    } finally {
+      raw.close();
+    }
+    const values = (await scrapeNow()).samples.flatMap((sample) => Object.values(sample.labels));
+    for (const caller of ["NoSuchMethod", ns, "mix", "race", "open-a", "open-b"]) expect(values).to.not.include(caller);
+    expect(values.filter((v) => v.includes("NoSuchMethod"))).to.deep.equal([]);
   });
 
   it("counts UNAVAILABLE calls and each failed memcached command of its server while memcached is stopped", async () => {

@@ -36,36 +36,39 @@ export interface CallLabels {
   grpc_method: string;
 }
 
-// Internal: labels are made once per path. Only registered methods reach an interceptor (grpc-js answers
-// UNIMPLEMENTED to others first), but the cache is bounded anyway, so a caller cannot grow the label set.
-const MAX_PATHS = 256;
-const cache = new Map<string, CallLabels>();
+/** CallLabeler names the method a server interceptor sees; see `createCallLabeler`. */
+export type CallLabeler = (
+  method: Pick<ServerMethodDefinition<unknown, unknown>, "path" | "requestStream" | "responseStream">,
+) => CallLabels;
 
 /**
- * callLabels names the method a server interceptor sees: `/sessiond.v1.SessionService/Get` gives
+ * createCallLabeler makes the labels of each method once: `/sessiond.v1.SessionService/Get` gives
  * `{grpc_type: "unary", grpc_service: "sessiond.v1.SessionService", grpc_method: "Get"}`. A path that is not
- * `/service/method`, or one past the first 256 distinct paths, gets the fixed labels `unknown`.
+ * `/service/method`, or one past the first `maxPaths` distinct paths (default 256), gets the fixed labels
+ * `unknown`. Only registered methods reach an interceptor (grpc-js answers UNIMPLEMENTED to others first),
+ * but the bound holds anyway, so no caller can grow the label set.
  */
-export function callLabels(
-  method: Pick<ServerMethodDefinition<unknown, unknown>, "path" | "requestStream" | "responseStream">,
-): CallLabels {
-  const key = `${method.requestStream ? 1 : 0}${method.responseStream ? 1 : 0}${method.path}`;
-  let labels = cache.get(key);
-  if (labels === undefined) {
-    const match = /^\/([A-Za-z0-9_.]+)\/([A-Za-z0-9_]+)$/.exec(method.path);
-    const known = match !== null && cache.size < MAX_PATHS;
-    labels = {
-      grpc_type: method.requestStream
-        ? method.responseStream
-          ? "bidi_stream"
-          : "client_stream"
-        : method.responseStream
-          ? "server_stream"
-          : "unary",
-      grpc_service: known ? match[1]! : "unknown",
-      grpc_method: known ? match[2]! : "unknown",
-    };
-    if (known) cache.set(key, labels);
-  }
-  return labels;
+export function createCallLabeler(maxPaths = 256): CallLabeler {
+  const cache = new Map<string, CallLabels>();
+  return (method) => {
+    const key = `${method.requestStream ? 1 : 0}${method.responseStream ? 1 : 0}${method.path}`;
+    let labels = cache.get(key);
+    if (labels === undefined) {
+      const match = /^\/([A-Za-z0-9_.]+)\/([A-Za-z0-9_]+)$/.exec(method.path);
+      const known = match !== null && cache.size < maxPaths;
+      labels = {
+        grpc_type: method.requestStream
+          ? method.responseStream
+            ? "bidi_stream"
+            : "client_stream"
+          : method.responseStream
+            ? "server_stream"
+            : "unary",
+        grpc_service: known ? match[1]! : "unknown",
+        grpc_method: known ? match[2]! : "unknown",
+      };
+      if (known) cache.set(key, labels);
+    }
+    return labels;
+  };
 }

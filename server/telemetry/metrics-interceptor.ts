@@ -1,5 +1,5 @@
 import { ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
-import { callLabels, codeName } from "./call-labels.js";
+import { codeName, createCallLabeler } from "./call-labels.js";
 import type { SessiondMetrics } from "./metrics.js";
 import { commitResult, OpPairing } from "./transaction-ops.js";
 
@@ -13,6 +13,7 @@ import { commitResult, OpPairing } from "./transaction-ops.js";
  * - Put it first in the server's `interceptors`, so calls refused by later interceptors are counted too.
  */
 export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterceptor {
+  const callLabels = createCallLabeler();
   return (method, call) => {
     const labels = callLabels(method);
     const ops = OpPairing.forPath(method.path);

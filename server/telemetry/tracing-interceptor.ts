@@ -1,6 +1,6 @@
 import { type Metadata, ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
 import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
-import { callLabels } from "./call-labels.js";
+import { createCallLabeler } from "./call-labels.js";
 import { OpPairing } from "./transaction-ops.js";
 
 // Internal: the codes OpenTelemetry's RPC conventions count as a server span's error (the others are the
@@ -26,6 +26,7 @@ const TRACED_SERVICE = "sessiond.v1.SessionService";
  * op, so a long stream stays cheap. Calls of other services (Health, reflection) pass untraced. Internal to server/telemetry: loaded with tracing.ts only.
  */
 export function createTracingInterceptor(tracer: Tracer, extract: (metadata: Metadata) => Context): ServerInterceptor {
+  const callLabels = createCallLabeler();
   return (method, call) => {
     const labels = callLabels(method);
     // Health probes and reflection come every few seconds from orchestrators: a trace each would be noise.
