@@ -62,7 +62,7 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
   });
 
   it("logs the endpoint it exports to", () => {
-    expect(sessiond.lines.find((l) => l.msg === "sessiond started")!.tracing).to.equal(receiver.endpoint);
+    expect(sessiond.lines.find((l) => l.msg === "sessiond started")!.tracing).to.equal(`${receiver.endpoint}/v1/traces`);
   });
 
   it("continues the caller's traceparent with a server span, whose children are the memcached commands", async () => {
@@ -156,6 +156,34 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
         sdk.close();
       }
     });
+  });
+});
+
+describe("traces to an endpoint that is down", function () {
+  this.timeout(30_000);
+
+  it("serves calls all the same, and still drains and exits 0, logging the spans it could not export", async () => {
+    const closed = await startOtlpReceiver();
+    const url = `${closed.endpoint}/v1/traces`;
+    await closed.close(); // nothing listens there any more
+    const sessiond = await startSessiondProcess([], { env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url } });
+    const client = new RawClient(sessiond.address, credentials.createInsecure()) as Client &
+      Record<string, (...args: unknown[]) => unknown>;
+    try {
+      const request = create(GetRequestSchema, { namespace: ns, sessionId: "down", package: "p" });
+      for (let i = 0; i < 3; i++) {
+        await new Promise<void>((resolve, reject) =>
+          client.get!(request, (err: ServiceError | null) => (err ? reject(err) : resolve())),
+        );
+      }
+    } finally {
+      client.close();
+    }
+    const stopping = Date.now();
+    sessiond.child.kill("SIGTERM");
+    expect(await sessiond.waitForExit()).to.deep.equal({ code: 0, signal: null });
+    expect(Date.now() - stopping).to.be.below(8000); // not the exporter's 10 s of retries
+    expect(sessiond.lines.some((l) => l.level === "warn" && /opentelemetry/.test(String(l.msg)))).to.equal(true);
   });
 });
 

@@ -37,7 +37,7 @@ export interface Telemetry {
   readonly interceptors: ServerInterceptor[];
   /** storeObserver goes to the memcached store; undefined when all is off. */
   readonly storeObserver: StoreObserver | undefined;
-  /** tracingEndpoint is the OTLP endpoint spans go to; undefined when tracing is off. */
+  /** tracingEndpoint is the OTLP/HTTP URL spans are posted to; undefined when tracing is off. */
   readonly tracingEndpoint: string | undefined;
   /** watchOpenTransactions makes `sessiond_open_transactions` read `count()` at each scrape. */
   watchOpenTransactions(count: () => number): void;
@@ -48,13 +48,16 @@ export interface Telemetry {
 }
 
 /**
- * tracingEndpoint is the OTLP/HTTP endpoint the standard variables name: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
- * else `OTEL_EXPORTER_OTLP_ENDPOINT` (empty counts as unset); undefined (tracing off) when neither is set
- * or `OTEL_SDK_DISABLED=true`.
+ * tracesUrl is the URL spans are posted to, as the OTLP specification derives it from the standard
+ * variables: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as it is, else `OTEL_EXPORTER_OTLP_ENDPOINT` plus
+ * `/v1/traces` (empty counts as unset); undefined (tracing off) when neither is set or `OTEL_SDK_DISABLED=true`.
  */
-export function tracingEndpoint(env: NodeJS.ProcessEnv): string | undefined {
+export function tracesUrl(env: NodeJS.ProcessEnv): string | undefined {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return undefined;
-  return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || undefined;
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  if (traces) return traces;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  return base ? `${base.replace(/\/+$/, "")}/v1/traces` : undefined;
 }
 
 /**
@@ -68,8 +71,8 @@ export async function createTelemetry(options: TelemetryOptions, logger: Logger)
     options.metrics === undefined
       ? undefined
       : (await import("./metrics-setup.js")).setUpMetrics(options.metrics, options.clusterWorker, logger);
-  const endpoint = tracingEndpoint(options.env);
-  const tracing = endpoint === undefined ? undefined : (await import("./tracing.js")).startTracing(logger);
+  const endpoint = tracesUrl(options.env);
+  const tracing = endpoint === undefined ? undefined : (await import("./tracing.js")).startTracing(endpoint, logger);
   return {
     interceptors: [...(metrics ? [metrics.interceptor] : []), ...(tracing ? [tracing.interceptor] : [])],
     storeObserver: combineObservers(metrics?.storeObserver, tracing?.storeObserver),

@@ -21,6 +21,9 @@ import type { StoreObserver } from "../store/store-observer.js";
 import type { Tracing } from "./telemetry.js";
 import { createTracingInterceptor } from "./tracing-interceptor.js";
 
+// Internal: how long stopping waits for the last spans to be exported.
+const SHUTDOWN_MS = 2000;
+
 // Internal: read by the metadata getter; grpc-js keeps keys lower-case, as W3C's propagator asks for them.
 const metadataGetter: TextMapGetter<import("@grpc/grpc-js").Metadata> = {
   keys: (metadata) => Object.keys(metadata.getMap()),
@@ -35,12 +38,12 @@ const metadataGetter: TextMapGetter<import("@grpc/grpc-js").Metadata> = {
  * NodeTracerProvider with its AsyncLocalStorage context manager, a batch span processor, the OTLP/HTTP
  * exporter, the W3C trace-context and baggage propagators) and returns sessiond's tracing hooks. The
  * exporter reads the standard variables itself (`OTEL_EXPORTER_OTLP_ENDPOINT` or
- * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`...), the provider the sampler
+ * `OTEL_EXPORTER_OTLP_HEADERS`...; the URL is `tracesUrl`, see `tracesUrl` in telemetry.ts), the sampler
  * (`OTEL_TRACES_SAMPLER`, default parent-based always-on) and the batch settings (`OTEL_BSP_*`); the
  * service is `sessiond` unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise.
  * Exporter failures are logged at warn level, never thrown.
  */
-export function startTracing(logger: Logger): Tracing {
+export function startTracing(tracesUrl: string, logger: Logger): Tracing {
   diag.setLogger(
     {
       error: (message, ...args) => logger.warn({ args }, `opentelemetry: ${message}`),
@@ -54,7 +57,7 @@ export function startTracing(logger: Logger): Tracing {
   const resource = resourceFromAttributes({ "service.name": "sessiond" }).merge(detectResources({ detectors: [envDetector] }));
   const provider = new NodeTracerProvider({
     resource,
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl }))],
   });
   provider.register({
     propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
@@ -97,7 +100,21 @@ export function startTracing(logger: Logger): Tracing {
     interceptor: createTracingInterceptor(tracer, (metadata) => propagation.extract(ROOT_CONTEXT, metadata, metadataGetter)),
     storeObserver: storeSpans,
     async shutdown() {
-      await provider.shutdown();
+      // Spans that cannot be exported now are lost; stopping must go on (and exit 0) all the same, and soon:
+      // the exporter would retry an unreachable collector for up to its timeout (10 s by default).
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`no answer within ${SHUTDOWN_MS} ms`), SHUTDOWN_MS);
+      });
+      const outcome = await Promise.race([
+        provider.shutdown().then(
+          () => undefined,
+          (err: unknown) => (err as Error).message,
+        ),
+        late,
+      ]);
+      clearTimeout(timer);
+      if (outcome !== undefined) logger.warn({ err: outcome }, "opentelemetry: spans not exported at shutdown");
     },
   };
 }
