@@ -38,7 +38,9 @@ export interface Sessiond {
 /**
  * createSessiond assembles sessiond from a Config: the memcached store (or the memory store, with one
  * warning line), wrapped so that a call failing UNAVAILABLE checks health at once; the core with the
- * per-namespace expiry; the gRPC server with every bound. Impossible settings throw ConfigError.
+ * per-namespace expiry; the gRPC server with every bound. `telemetry` (from `createTelemetry`; default none)
+ * hooks metrics and tracing into the store and the server, and serves /metrics on start. Impossible settings
+ * throw ConfigError.
  */
 export function createSessiond(config: Config, logger: Logger, telemetry?: Telemetry): Sessiond {
   let server: SessionServer | undefined;

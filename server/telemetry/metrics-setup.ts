@@ -2,10 +2,10 @@
 // @opentelemetry/api it requires for exemplars) stays out of a process that serves no metrics.
 import type { Logger } from "pino";
 import { AggregatorRegistry, Registry } from "prom-client";
-import { createMetrics } from "./metrics.js";
+import type { CommandDone, StoreObserver } from "../store/store-observer.js";
+import { createMetrics, type SessiondMetrics } from "./metrics.js";
 import { createMetricsInterceptor } from "./metrics-interceptor.js";
 import { type MetricsServer, serveMetrics } from "./metrics-server.js";
-import { createStoreMetrics } from "./store-metrics.js";
 import type { MetricsHooks } from "./telemetry.js";
 
 /**
@@ -44,4 +44,22 @@ export function setUpMetrics(address: string, clusterWorker: boolean, logger: Lo
 export function serveClusterMetrics(address: string, logger: Logger): Promise<MetricsServer> {
   const aggregator = new AggregatorRegistry();
   return serveMetrics(address, { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() }, logger);
+}
+
+/**
+ * createStoreMetrics is the StoreObserver that times every memcached command into
+ * `sessiond_store_command_seconds{server,command}` and counts failed ones (unreachable, timed out, answered
+ * with an error; not refusals such as EXISTS, which are answers) in `sessiond_store_errors_total{server}`.
+ * Labels are the configured server addresses and memcached's command words: a bounded set.
+ */
+export function createStoreMetrics(metrics: SessiondMetrics): StoreObserver {
+  return {
+    command(server, command): CommandDone {
+      const started = performance.now();
+      return (failure) => {
+        metrics.storeSeconds.observe({ server, command }, (performance.now() - started) / 1000);
+        if (failure !== undefined) metrics.storeErrors.inc({ server });
+      };
+    },
+  };
 }

@@ -1,7 +1,6 @@
 import type { ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { StoreObserver } from "../store/store-observer.js";
-import { combineObservers } from "./store-metrics.js";
 
 /** Tracing is what tracing.ts gives sessiond once OpenTelemetry is set up (internal to server/telemetry). */
 export interface Tracing {
@@ -84,6 +83,20 @@ export async function createTelemetry(options: TelemetryOptions, logger: Logger)
     async close() {
       await metrics?.close();
       await tracing?.shutdown();
+    },
+  };
+}
+
+/** combineObservers tells every observer given of each command (undefined ones are skipped). */
+export function combineObservers(...observers: (StoreObserver | undefined)[]): StoreObserver | undefined {
+  const present = observers.filter((o): o is StoreObserver => o !== undefined);
+  if (present.length <= 1) return present[0];
+  return {
+    command(server, command, keys) {
+      const done = present.map((o) => o.command(server, command, keys));
+      return (failure) => {
+        for (const d of done) d(failure);
+      };
     },
   };
 }
