@@ -1,10 +1,18 @@
 // `sessiond serve --metrics HOST:PORT`: go-grpc-prometheus's metrics and sessiond's own, scraped from a real
 // process after a known mix of calls; each counter moves by exactly what was done.
 
+import { createServer } from "node:net";
 import { Client, credentials, status } from "@grpc/grpc-js";
 import { expect } from "chai";
+import { ConfigError, loadConfig } from "../server/config/config.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { connectSessionClient, type SessionClient, type SessiondProcess, startSessiondProcess } from "./helpers/ops-process.js";
+import {
+  connectSessionClient,
+  type SessionClient,
+  type SessiondProcess,
+  spawnProcess,
+  startSessiondProcess,
+} from "./helpers/ops-process.js";
 import { type Exposition, scrape, scrapeMetrics } from "./helpers/prometheus-text.js";
 import { op } from "./helpers/sessiond.js";
 
@@ -183,6 +191,32 @@ describe("metrics (--metrics)", function () {
       expect(d("sessiond_store_errors_total", { server: memcached.address })).to.equal(commands);
     } finally {
       await memcached.restart();
+    }
+  });
+});
+
+describe("the --metrics setting", function () {
+  this.timeout(30_000);
+
+  it("is off by default, and read from the flag or SESSIOND_METRICS as HOST:PORT", () => {
+    expect(loadConfig([], {}).metrics).to.equal(undefined);
+    expect(loadConfig(["--metrics", "0.0.0.0:9464"], {}).metrics).to.equal("0.0.0.0:9464");
+    expect(loadConfig([], { SESSIOND_METRICS: "[::1]:9464" }).metrics).to.equal("[::1]:9464");
+    expect(() => loadConfig(["--metrics", "9464"], {})).to.throw(ConfigError, /--metrics "9464" is not HOST:PORT/);
+  });
+
+  it("stops sessiond from starting (exit 1) when its address is taken", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const sessiond = spawnProcess(process.execPath, [
+        ...["--import", "tsx", "server/main.ts", "serve", "--listen", "127.0.0.1:0", "--metrics", `127.0.0.1:${port}`],
+      ]);
+      expect((await sessiond.waitForExit(20_000)).code).to.equal(1);
+      expect(sessiond.stderr()).to.match(/EADDRINUSE/);
+    } finally {
+      taken.close();
     }
   });
 });
