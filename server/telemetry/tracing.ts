@@ -36,10 +36,10 @@ const metadataGetter: TextMapGetter<import("@grpc/grpc-js").Metadata> = {
 /**
  * startTracing registers an OpenTelemetry tracer provider for this process (the official Node SDK pieces:
  * NodeTracerProvider with its AsyncLocalStorage context manager, a batch span processor, the OTLP/HTTP
- * exporter, the W3C trace-context and baggage propagators) and returns sessiond's tracing hooks. The
- * exporter reads the standard variables itself (`OTEL_EXPORTER_OTLP_ENDPOINT` or
- * `OTEL_EXPORTER_OTLP_HEADERS`...; the URL is `tracesUrl`, see `tracesUrl` in telemetry.ts), the sampler
- * (`OTEL_TRACES_SAMPLER`, default parent-based always-on) and the batch settings (`OTEL_BSP_*`); the
+ * exporter, the W3C trace-context and baggage propagators) and returns sessiond's tracing hooks. Spans are
+ * posted to `tracesUrl` (telemetry.ts derives it from the standard variables); the SDK reads the others
+ * itself: `OTEL_EXPORTER_OTLP_HEADERS` and timeouts, the sampler (`OTEL_TRACES_SAMPLER`, default
+ * parent-based always-on) and the batch settings (`OTEL_BSP_*`); the
  * service is `sessiond` unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise.
  * Exporter failures are logged at warn level, never thrown.
  */
