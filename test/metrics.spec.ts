@@ -79,6 +79,14 @@ describe("metrics (--metrics)", function () {
     expect(text.types.get("sessiond_open_transactions")).to.equal("gauge");
     expect(text.types.get("sessiond_commits_total")).to.equal("counter");
     expect(text.value("sessiond_commits_total", { result: "conflict" })).to.equal(0);
+    // Every method's series exist from the start, at 0 before any call (go-grpc-prometheus's InitializeMetrics).
+    const rotate = text.samples.filter((s) => s.name === "grpc_server_handled_total" && s.labels.grpc_method === "RotateSession");
+    expect(rotate.map((s) => s.labels.grpc_code)).to.include.members(["OK", "InvalidArgument", "Unavailable"]);
+    expect(rotate.every((s) => s.value === 0 && s.labels.grpc_type === "unary")).to.equal(true);
+    expect(text.value("grpc_server_started_total", TRANSACTION)).to.equal(0);
+    expect(text.samples.some((s) => s.name === "grpc_server_started_total" && s.labels.grpc_method === "Transaction")).to.equal(
+      true,
+    );
   });
 
   it("counts every call by method and code, its messages, and its handling time", async () => {

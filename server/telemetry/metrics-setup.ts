@@ -2,19 +2,22 @@
 // @opentelemetry/api it requires for exemplars) stays out of a process that serves no metrics.
 import type { Logger } from "pino";
 import { AggregatorRegistry, Registry } from "prom-client";
+import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { CommandDone, StoreObserver } from "../store/store-observer.js";
-import { createMetrics, type SessiondMetrics } from "./metrics.js";
+import { createMetrics, initializeMethods, type SessiondMetrics } from "./metrics.js";
 import { createMetricsInterceptor } from "./metrics-interceptor.js";
 import { type MetricsServer, serveMetrics } from "./metrics-server.js";
 import type { MetricsHooks } from "./telemetry.js";
 
 /**
- * setUpMetrics registers sessiond's metrics in a Registry of their own and returns the hooks that keep them.
+ * setUpMetrics registers sessiond's metrics in a Registry of their own (every SessionService method's series
+ * at 0) and returns the hooks that keep them.
  * In a cluster worker the registry is offered to the primary's AggregatorRegistry and `start` serves
  * nothing; elsewhere `start` serves it on `address`.
  */
 export function setUpMetrics(address: string, clusterWorker: boolean, logger: Logger): MetricsHooks {
   const metrics = createMetrics(new Registry());
+  initializeMethods(metrics, SessionService);
   const { registry } = metrics;
   if (clusterWorker) {
     // A worker answers the primary's requests only once it has an AggregatorRegistry of its own.

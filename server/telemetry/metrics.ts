@@ -1,4 +1,6 @@
+import type { DescService } from "@bufbuild/protobuf";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
+import { CODE_NAMES } from "./call-labels.js";
 
 /**
  * RPC_BUCKETS are the upper bounds, in seconds, of `grpc_server_handling_seconds`: from 0.5 ms (a Get served
@@ -120,4 +122,29 @@ export function createMetrics(registry: Registry): SessiondMetrics {
       openTransactions = count;
     },
   };
+}
+
+/**
+ * initializeMethods makes every series of a service's methods exist at 0 before its first call, as
+ * go-grpc-prometheus's `InitializeMetrics` does (started, messages, handling time, and handled for every
+ * code), so rates and error ratios read 0 rather than nothing on a fresh process.
+ */
+export function initializeMethods(metrics: SessiondMetrics, service: DescService): void {
+  for (const method of service.methods) {
+    const labels = {
+      grpc_type: {
+        unary: "unary",
+        server_streaming: "server_stream",
+        client_streaming: "client_stream",
+        bidi_streaming: "bidi_stream",
+      }[method.methodKind],
+      grpc_service: service.typeName,
+      grpc_method: method.name,
+    };
+    metrics.started.inc(labels, 0);
+    metrics.received.inc(labels, 0);
+    metrics.sent.inc(labels, 0);
+    metrics.handling.zero(labels);
+    for (const grpc_code of CODE_NAMES) metrics.handled.inc({ ...labels, grpc_code }, 0);
+  }
 }
