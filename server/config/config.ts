@@ -61,6 +61,8 @@ export interface Config {
   replicas: number;
   /** workers is the number of cluster workers (1: no cluster). */
   workers: number;
+  /** metrics is the HOST:PORT serving Prometheus metrics at /metrics. Default undefined: off. */
+  metrics: string | undefined;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -121,6 +123,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     indexShards: get("index-shards", integer(1)),
     replicas: get("replicas", integer(1)),
     workers: get("workers", integer(1)),
+    metrics: get<string | undefined>("metrics", hostPort),
   };
 }
 

@@ -133,6 +133,13 @@ export const SETTINGS: readonly Setting[] = [
     "copies of a namespace's generation when --memcached names one server (a proxy such as twemproxy); a pool keeps one per node",
   ),
   setting("workers", "N", 1, "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
+  setting(
+    "metrics",
+    "HOST:PORT",
+    undefined,
+    "serve Prometheus metrics at http://HOST:PORT/metrics (with --workers, the sum over all workers)",
+    "none: off",
+  ),
   {
     name: "namespaces",
     env: "",

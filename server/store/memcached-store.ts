@@ -2,6 +2,7 @@ import { createKeyRing } from "./key-ring.js";
 import type { StoreLogger } from "./memcached-server.js";
 import { createMemcachedServer } from "./memcached-server.js";
 import type { Store, Versioned } from "./store.js";
+import type { StoreObserver } from "./store-observer.js";
 
 export type { StoreLogger } from "./memcached-server.js";
 
@@ -33,6 +34,8 @@ export interface MemcachedStoreOptions {
   replicas?: number;
   /** logger receives memcache-client's warnings and errors. Default: none (they are dropped). */
   logger?: StoreLogger;
+  /** observer is told of every memcached command and its outcome (metrics, traces). Default: none. */
+  observer?: StoreObserver;
 }
 
 /** defaultMemcachedStoreOptions are the defaults behind createMemcachedStore's optional fields. */
@@ -82,6 +85,7 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
         maxConnections: settings.maxConnections,
         breakMs: settings.breakMs,
         logger: options.logger,
+        observer: options.observer,
       }),
     ]),
   );
