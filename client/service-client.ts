@@ -9,6 +9,7 @@ import {
 import { SessionService } from "../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../rpc/service-definition.js";
 import type { ClientSettings } from "./options.js";
+import { traceContextInterceptor } from "./trace-context.js";
 
 /**
  * definition (internal) is the grpc-js service definition of sessiond.v1.SessionService, made by the same
@@ -30,13 +31,16 @@ export type MethodDef<K extends keyof Methods> = MethodDefinition<
   MessageShape<Methods[K]["output"]>
 >;
 
-/** createServiceClient opens a grpc-js client (one channel) of SessionService at `address` (internal). */
+/**
+ * createServiceClient opens a grpc-js client (one channel) of SessionService at `address`; every call carries
+ * the caller's OpenTelemetry context when there is one (see trace-context.ts) (internal).
+ */
 export function createServiceClient(address: string, settings: ClientSettings): Client {
+  const { interceptors = [], ...channelOptions } = settings.channelOptions as { interceptors?: Interceptor[] };
   const { token } = settings;
-  if (token === undefined) return new SessionServiceClient(address, settings.credentials, settings.channelOptions);
   return new SessionServiceClient(address, settings.credentials, {
-    ...settings.channelOptions,
-    interceptors: [bearer(token)],
+    ...channelOptions,
+    interceptors: [traceContextInterceptor, ...(token === undefined ? [] : [bearer(token)]), ...interceptors],
   });
 }
 

@@ -52,6 +52,11 @@ describe("secrets out of logs and errors", function () {
       await raw.call("delete", { namespace: "Logs", sessionId: SESSION, package: "p", keys: ["a"] }, auth());
       await raw.call("listSessions", { namespace: "Logs" }, auth());
       ids.push((await raw.call("rotateSession", { namespace: "Logs", sessionId: ids[1]! }, auth())).sessionId);
+      // The principal RPCs: bind, describe, list, and (below, once the rest is done) revoke.
+      await raw.call("setPrincipal", { namespace: "Logs", sessionId: SESSION, principal: "alice" }, auth());
+      await raw.call("describeSession", { namespace: "Logs", sessionId: SESSION }, auth());
+      await raw.call("listPrincipalSessions", { namespace: "Logs", principal: "alice" }, auth());
+      await failure(raw.call("describeSession", { namespace: "Logs", sessionId: `${SESSION}-absent` }, auth()));
       const stream = raw.stream(auth());
       await stream.send(op("begin", { namespace: "Logs", sessionId: SESSION }));
       await stream.send(op("set", { package: "p", data: { b: 2 } }));
@@ -62,6 +67,7 @@ describe("secrets out of logs and errors", function () {
       expect((await stream.send(op("commit"))).error?.code, "a conflict").to.equal(status.ABORTED);
       await stream.send(op("begin", { namespace: "Logs", sessionId: SESSION }));
       await stream.end(); // discards an open transaction
+      await raw.call("revokeSessions", { namespace: "Logs", principal: "alice" }, auth());
       // Bad input, refusals, an unknown token.
       await failure(raw.call("set", { namespace: "Logs", sessionId: `${SESSION} x`, package: "p", data: {} }, auth()));
       await failure(raw.call("get", { namespace: "Logs", sessionId: SESSION, package: "\u0001" }, auth()));

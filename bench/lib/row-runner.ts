@@ -186,6 +186,7 @@ export async function runRow(
   try {
     server = await startServer(row.server, memcached.address, {
       workers: row.workers ?? 1,
+      telemetry: row.telemetry ?? "off",
       ...(row.secure ? { extraArgs: secureSetup().serverArgs } : {}),
     });
   } catch (error) {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BENCH_ROOT, freePort, spawnTracked, spawnTsx, stopChild, waitForPort } from "./child-processes.js";
+import { startOtlpSink } from "./otlp-sink.js";
 import type { ServerKind } from "./workload.js";
 
 /** MEMCACHED_BIN is the memcached binary the bench starts; override with the MEMCACHED_BIN variable. */
@@ -47,12 +48,21 @@ export async function startMemcached(threads = 2): Promise<RunningProcess> {
   return running(child, port);
 }
 
+/**
+ * Telemetry is what a sessiond row turns on: `metrics` (`--metrics` on a free port; nothing scrapes it
+ * during the measurement, as Prometheus's 15 s interval costs next to nothing), or `tracing` (every call
+ * sampled, `OTEL_TRACES_SAMPLER=always_on`, spans exported over OTLP/HTTP to a sink in the bench process).
+ */
+export type Telemetry = "off" | "metrics" | "tracing";
+
 /** ServerOptions tune how a server under test is started. */
 export interface ServerOptions {
   /** workers is sessiond's `--workers N` (node cluster); omitted when 1. */
   workers: number;
   /** extraArgs go to `sessiond serve` as they are (e.g. TLS and config flags). */
   extraArgs?: string[];
+  /** telemetry is sessiond's metrics or tracing; default off. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -70,12 +80,20 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
   const log = openSync(logFile, "w");
   const stdio = ["ignore", log, log] as const;
   let child: ChildProcess;
+  let stopAlso: (() => Promise<void>) | undefined;
   if (kind === "sessiond") {
     if (!existsSync(join(BENCH_ROOT, SESSIOND_MAIN))) throw new Error(`${SESSIOND_MAIN} does not exist yet`);
     const args = ["serve", "--listen", listen, "--memcached", memcached];
     if (options.workers > 1) args.push("--workers", String(options.workers));
     args.push(...(options.extraArgs ?? []));
-    child = spawnTsx(SESSIOND_MAIN, args, { stdio: [...stdio] });
+    if (options.telemetry === "metrics") args.push("--metrics", `127.0.0.1:${await freePort()}`);
+    let env: NodeJS.ProcessEnv = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: "", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "" };
+    if (options.telemetry === "tracing") {
+      const sink = await startOtlpSink();
+      env = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_TRACES_SAMPLER: "always_on" };
+      stopAlso = sink.close;
+    }
+    child = spawnTsx(SESSIOND_MAIN, args, { stdio: [...stdio], env });
   } else if (kind === "express-session") {
     // The bench's own servers get an IPC channel: they exit when it closes, even if the bench was killed.
     child = spawnTsx("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], {
@@ -98,7 +116,11 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
     await waitForPort(port, child, 60_000);
   } catch (error) {
     await stopChild(child);
+    await stopAlso?.();
     throw new Error(`${kind} did not start (log: ${logFile}): ${(error as Error).message}`);
   }
-  return running(child, port, logFile);
+  const server = running(child, port, logFile);
+  if (stopAlso === undefined) return server;
+  const after = stopAlso;
+  return { ...server, stop: () => server.stop().then(after) };
 }

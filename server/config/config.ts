@@ -3,7 +3,7 @@ import type { AccessSettings } from "../access/access-control.js";
 import { parseAccess } from "../access/access-rules.js";
 import { parseTokens } from "../access/tokens.js";
 import { KEY_PREFIX_PATTERN } from "../core/keys.js";
-import { MIN_ITEM_BYTES, RESOLUTION_RULE, type Rule, TIMEOUT_RULE } from "../core/options.js";
+import { MAX_LIFETIME_RULE, MIN_ITEM_BYTES, RESOLUTION_RULE, type Rule, TIMEOUT_RULE } from "../core/options.js";
 import { type ConfigFile, readConfigFile } from "./config-file.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
 
@@ -13,6 +13,7 @@ export { ConfigError };
 export interface NamespaceConfig {
   timeoutSeconds?: number;
   resolutionSeconds?: number;
+  maxLifetimeSeconds?: number;
 }
 
 /**
@@ -31,7 +32,9 @@ export interface Config {
   timeoutSeconds: number;
   /** resolutionSeconds is the read-refresh resolution; undefined: the core's defaultResolutionSeconds. */
   resolutionSeconds: number | undefined;
-  /** namespaces are per-namespace timeouts and resolutions (config file only). */
+  /** maxLifetimeSeconds is the absolute lifetime of a session (0: none). */
+  maxLifetimeSeconds: number;
+  /** namespaces are per-namespace timeouts, resolutions and max lifetimes (config file only). */
   namespaces: Record<string, NamespaceConfig>;
   /** logLevel is pino's level. */
   logLevel: string;
@@ -55,8 +58,14 @@ export interface Config {
   memcachedTimeoutMs: number;
   /** healthIntervalSeconds is how often health pings the store. */
   healthIntervalSeconds: number;
+  /** indexShards is the shard count of each namespace's session index. */
+  indexShards: number;
+  /** replicas is the number of copies of a namespace's generation on one (proxy) server. */
+  replicas: number;
   /** workers is the number of cluster workers (1: no cluster). */
   workers: number;
+  /** metrics is the HOST:PORT serving Prometheus metrics at /metrics. Default undefined: off. */
+  metrics: string | undefined;
   /** tlsCert is the PEM certificate file to serve TLS with. Default none: plaintext. */
   tlsCert: string | undefined;
   /** tlsKey is the PEM private key file of tlsCert. Default none. */
@@ -111,6 +120,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     memcached: get("memcached", hostPortList),
     timeoutSeconds: get("timeout", ruled(TIMEOUT_RULE)),
     resolutionSeconds: get<number | undefined>("resolution", ruled(RESOLUTION_RULE)),
+    maxLifetimeSeconds: get("max-lifetime", ruled(MAX_LIFETIME_RULE)),
     namespaces: file.namespaces,
     logLevel: get("log-level", logLevel),
     maxMessageBytes: get("max-message-bytes", integer(1024)),
@@ -123,7 +133,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     keyPrefix: get("key-prefix", keyPrefix),
     memcachedTimeoutMs: get("memcached-timeout", integer(1)),
     healthIntervalSeconds: get("health-interval", seconds),
+    indexShards: get("index-shards", integer(1)),
+    replicas: get("replicas", integer(1)),
     workers: get("workers", integer(1)),
+    metrics: get<string | undefined>("metrics", hostPort),
     ...tls(
       get<string | undefined>("tls-cert", path),
       get<string | undefined>("tls-key", path),

@@ -60,6 +60,12 @@ export const SETTINGS: readonly Setting[] = [
     "a pure read refreshes a session only when its last refresh is older than this",
     DEFAULT_RESOLUTION_TEXT,
   ),
+  setting(
+    "max-lifetime",
+    "SECONDS",
+    core.maxLifetimeSeconds,
+    "absolute lifetime of a session since its creation, however active (0: none; rotation keeps the creation time)",
+  ),
   setting("log-level", "LEVEL", "info", "fatal, error, warn, info, debug (one line per call) or trace"),
   setting(
     "max-message-bytes",
@@ -111,7 +117,26 @@ export const SETTINGS: readonly Setting[] = [
     server.healthIntervalMs / 1000,
     "how often health pings the store (a call failing UNAVAILABLE also checks at once)",
   ),
+  setting(
+    "index-shards",
+    "N",
+    core.indexShards,
+    "shards of each namespace's session index per period (1..4096); more when millions of sessions are written per period",
+  ),
+  setting(
+    "replicas",
+    "N",
+    defaultMemcachedStoreOptions.replicas,
+    "copies of a namespace's generation when --memcached names one server (a proxy such as twemproxy); a pool keeps one per node",
+  ),
   setting("workers", "N", 1, "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
+  setting(
+    "metrics",
+    "HOST:PORT",
+    undefined,
+    "serve Prometheus metrics at http://HOST:PORT/metrics (with --workers, the sum over all workers)",
+    "none: off",
+  ),
   setting(
     "tls-cert",
     "FILE",
@@ -134,7 +159,7 @@ export const SETTINGS: readonly Setting[] = [
     arg: "",
     fallback: undefined,
     defaultText: "none",
-    help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS}',
+    help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS, "max-lifetime": SECONDS}',
     fileOnly: true,
   },
   {

@@ -1,4 +1,4 @@
-import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { type ChannelOptions, Server, ServerCredentials, type ServerInterceptor, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../../rpc/service-definition.js";
@@ -26,6 +26,8 @@ export interface SessionServerOptions {
   keepaliveTimeoutMs: number;
   /** healthIntervalMs is how often health pings the store. */
   healthIntervalMs: number;
+  /** interceptors are grpc-js server interceptors, the first nearest the network (metrics, tracing). Default none. */
+  interceptors: ServerInterceptor[];
   /** reflection serves gRPC server reflection v1 and v1alpha. Default true. */
   reflection: boolean;
 }
@@ -49,6 +51,7 @@ export const defaultSessionServerOptions: SessionServerOptions = {
   keepaliveMs: 30_000, // ms
   keepaliveTimeoutMs: 10_000, // ms
   healthIntervalMs: 2000, // ms
+  interceptors: [], // none
   reflection: true, // serve reflection
 };
 
@@ -89,7 +92,7 @@ export function createSessionServer(
     "grpc.keepalive_timeout_ms": opts.keepaliveTimeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
   };
-  const server = new Server(channelOptions);
+  const server = new Server({ ...channelOptions, interceptors: opts.interceptors });
   const registry = new StreamRegistry(opts.maxOpenTransactions, opts.idleTimeoutMs);
   const handlers = {
     ...createUnaryHandlers(core, logger),

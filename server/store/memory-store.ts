@@ -143,6 +143,18 @@ export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): Me
       open(key);
       store(key, prepare(key, value, lifetimeSeconds));
     },
+    async append(key, value) {
+      open(key);
+      checkValue(value);
+      const current = live(key);
+      // memcached answers NOT_STORED both for an absent key and for a result over its item size.
+      if (current === undefined || current.value.byteLength + value.byteLength > maxValueBytes) return false;
+      const joined = new Uint8Array(current.value.byteLength + value.byteLength);
+      joined.set(current.value);
+      joined.set(value, current.value.byteLength);
+      store(key, { value: joined, version: 0, expiresAtMs: current.expiresAtMs });
+      return true;
+    },
     async touch(key, lifetimeSeconds) {
       open(key);
       const expiresAtMs = expiresAt(lifetimeSeconds);

@@ -130,6 +130,40 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
       for (const [k, v] of found) expect(Buffer.from(v.value).toString()).to.equal(k);
     });
 
+    it("appends bytes to an existing value and answers false for an absent key", async () => {
+      expect(await store.append(key("absent"), bytes("x"))).to.equal(false);
+      expect(await store.get(key("absent"))).to.equal(undefined);
+      await store.set(key("log"), bytes("one\n"), 0);
+      const before = (await store.get(key("log")))!.version;
+      expect(await store.append(key("log"), bytes("two\n"))).to.equal(true);
+      expect(await store.append(key("log"), new Uint8Array([0, 255]))).to.equal(true);
+      const read = await store.get(key("log"));
+      expect(Buffer.from(read!.value).equals(Buffer.concat([bytes("one\ntwo\n"), Buffer.from([0, 255])]))).to.equal(true);
+      // An append racing with a read-modify-write makes that write's compare-and-swap fail: nothing lost.
+      expect(read!.version).to.not.equal(before);
+      expect(await store.cas(key("log"), bytes("compacted"), before, 0)).to.equal(false);
+    });
+
+    it("refuses an append past the item size, keeping the value", async () => {
+      await store.set(key("full"), Buffer.alloc(600 * 1024, 1), 0);
+      expect(await store.append(key("full"), Buffer.alloc(600 * 1024, 2))).to.equal(false);
+      expect((await store.get(key("full")))!.value.byteLength).to.equal(600 * 1024);
+    });
+
+    it("keeps an item's lifetime when appending to it", async () => {
+      await store.set(key("short"), bytes("a"), 1);
+      expect(await store.append(key("short"), bytes("b"))).to.equal(true);
+      // memcached's clock ticks once a second: the item goes within about 2 s of its write, append or not.
+      await eventually(
+        "the appended item to expire with the lifetime it was set with",
+        async () => !(await store.get(key("short"))),
+        {
+          timeoutMs: 4000,
+          intervalMs: 100,
+        },
+      );
+    });
+
     it("touches only keys that exist", async () => {
       expect(await store.touch(key("absent"), 60)).to.equal(false);
       await store.set(key("present"), bytes("x"), 0);
@@ -212,6 +246,18 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
       const read = await store.get(key("a"));
       read!.value[1] = 0x7a; // the caller scribbles on what it read
       expect(Buffer.from((await store.get(key("a")))!.value).toString()).to.equal("abc");
+    });
+
+    it("appends to an existing value with a new version, and refuses to append to an absent key", async () => {
+      expect(await store.append(key("log"), bytes("b"))).to.equal(false);
+      expect(await store.get(key("log"))).to.equal(undefined);
+      await store.set(key("log"), bytes("a"), 0);
+      const before = (await store.get(key("log")))!;
+      expect(await store.append(key("log"), bytes("bc"))).to.equal(true);
+      const after = (await store.get(key("log")))!;
+      expect(Buffer.from(after.value).toString()).to.equal("abc");
+      expect(after.version).to.not.equal(before.version);
+      expect(await store.cas(key("log"), bytes("x"), before.version, 0)).to.equal(false);
     });
 
     it("rejects a value over the 1 MB item limit and stays usable", async () => {
