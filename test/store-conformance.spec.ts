@@ -17,6 +17,7 @@ const everyMethod = (store: Store, key: string): Record<string, () => Promise<un
   cas: () => store.cas(key, bytes("x"), "1", 0),
   add: () => store.add(key, bytes("x"), 0),
   set: () => store.set(key, bytes("x"), 0),
+  append: () => store.append(key, bytes("x")),
   touch: () => store.touch(key, 10),
   delete: () => store.delete(key),
   ping: () => store.ping(),

@@ -106,7 +106,7 @@ export function createHealthMonitor(ping: () => Promise<void>, intervalMs: numbe
  */
 export function watchStore(store: Store, onUnavailable: () => void): Store {
   const watched = {} as Record<string, unknown>;
-  for (const name of ["get", "getMany", "cas", "add", "set", "touch", "delete", "ping", "close"] as const) {
+  for (const name of ["get", "getMany", "cas", "add", "set", "append", "touch", "delete", "ping", "close"] as const) {
     const method = store[name] as (...args: unknown[]) => Promise<unknown>;
     watched[name] = (...args: unknown[]) =>
       method.apply(store, args).catch((err: unknown) => {

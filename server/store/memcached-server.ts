@@ -104,6 +104,11 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
       const { data, lifetime } = write(key, value, lifetimeSeconds);
       await send(() => client.set(key, data, { lifetime }));
     },
+    async append(key, value) {
+      // memcached's append keeps the item's flags and expiry: the lifetime passed here is ignored.
+      const { data } = write(key, value, 0);
+      return (await send(() => client.append(key, data), ["NOT_STORED"])) !== false;
+    },
     async touch(key, lifetimeSeconds) {
       checkStoreKey(key);
       checkLifetimeSeconds(lifetimeSeconds);

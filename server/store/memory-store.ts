@@ -36,7 +36,7 @@ interface Item {
 
 /**
  * createMemoryStore returns an in-process Store with memcached's semantics, for tests and single-node use:
- * - every write (set, add, cas) gives the item a new version from one increasing counter; touch keeps the
+ * - every write (set, add, cas, append) gives the item a new version from one increasing counter; touch keeps the
  *   version, as memcached's touch keeps the cas unique;
  * - lifetimes are seconds: 0 never expires, up to 30 days is relative, more is an absolute Unix time
  *   (already past means expired), negative expires at once;
@@ -142,6 +142,18 @@ export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): Me
     async set(key, value, lifetimeSeconds) {
       open(key);
       store(key, prepare(key, value, lifetimeSeconds));
+    },
+    async append(key, value) {
+      open(key);
+      checkValue(value);
+      const current = live(key);
+      if (current === undefined) return false;
+      const joined = new Uint8Array(current.value.byteLength + value.byteLength);
+      joined.set(current.value);
+      joined.set(value, current.value.byteLength);
+      // The joined value must fit like any other; memcached answers SERVER_ERROR out of memory here.
+      store(key, { ...prepare(key, joined, 0), expiresAtMs: current.expiresAtMs });
+      return true;
     },
     async touch(key, lifetimeSeconds) {
       open(key);

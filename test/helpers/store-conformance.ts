@@ -131,6 +131,35 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
       for (const [k, v] of found) expect(Buffer.from(v.value).toString()).to.equal(k);
     });
 
+    it("appends to an existing value, with a new version each time", async () => {
+      await store.set(key("a"), bytes("one"), 0);
+      const before = (await store.get(key("a")))!.version;
+      expect(await store.append(key("a"), bytes(",two"))).to.equal(true);
+      expect(await store.append(key("a"), bytes(",three"))).to.equal(true);
+      const read = await store.get(key("a"));
+      expect(Buffer.from(read!.value).toString()).to.equal("one,two,three");
+      expect(read!.version).to.not.equal(before);
+      expect(await store.cas(key("a"), bytes("x"), before, 0)).to.equal(false);
+      expect(Buffer.from((await store.getMany([key("a")])).get(key("a"))!.value).toString()).to.equal("one,two,three");
+    });
+
+    it("refuses to append to an absent key and does not create it", async () => {
+      expect(await store.append(key("absent"), bytes("orphan"))).to.equal(false);
+      expect(await store.get(key("absent"))).to.equal(undefined);
+      await store.set(key("deleted"), bytes("x"), 0);
+      await store.delete(key("deleted"));
+      expect(await store.append(key("deleted"), bytes("y"))).to.equal(false);
+      expect(await store.get(key("deleted"))).to.equal(undefined);
+    });
+
+    it("appends to an empty value and appends bytes exactly", async () => {
+      await store.set(key("a"), new Uint8Array(0), 0);
+      const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      expect(await store.append(key("a"), all.subarray(0, 100))).to.equal(true);
+      expect(await store.append(key("a"), all.subarray(100))).to.equal(true);
+      expect(Buffer.from((await store.get(key("a")))!.value).equals(all)).to.equal(true);
+    });
+
     it("touches only keys that exist", async () => {
       expect(await store.touch(key("absent"), 60)).to.equal(false);
       await store.set(key("present"), bytes("x"), 0);
@@ -145,6 +174,8 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
       expect(await store.cas(key("cas"), bytes("y"), read!.version, 1)).to.equal(true);
       await store.set(key("touched"), bytes("x"), 1);
       expect(await store.touch(key("touched"), 60)).to.equal(true);
+      await store.set(key("appended"), bytes("x"), 1);
+      expect(await store.append(key("appended"), bytes("y"))).to.equal(true); // keeps its lifetime
       await store.set(key("forever"), bytes("x"), 0);
       await store.set(key("shortened"), bytes("x"), 0);
       expect(await store.touch(key("shortened"), 1)).to.equal(true);
@@ -152,7 +183,7 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
 
       await sleep(2200); // memcached's clock ticks once a second
 
-      for (const gone of ["set", "added", "cas", "shortened"]) {
+      for (const gone of ["set", "added", "cas", "shortened", "appended"]) {
         expect(await store.get(key(gone)), gone).to.equal(undefined);
       }
       expect(await store.get(key("touched"))).to.not.equal(undefined);
