@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { DataKeyError, readDataKeyFile } from "../store/data-keys.js";
 import { readConfigFile } from "./config-file.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
 
@@ -51,6 +52,8 @@ export interface Config {
   healthIntervalSeconds: number;
   /** workers is the number of cluster workers (1: no cluster). Default 1. */
   workers: number;
+  /** dataKeysFile is the data key file that seals memcached records (checked readable here). Default none. */
+  dataKeysFile: string | undefined;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -105,6 +108,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     memcachedTimeoutMs: get("memcached-timeout", integer(1), 1000),
     healthIntervalSeconds: get("health-interval", seconds, 2),
     workers: get("workers", integer(1), 1),
+    dataKeysFile: get("data-keys", dataKeyFile, undefined),
   };
 }
 
@@ -156,4 +160,16 @@ function keyPrefix(value: unknown, from: string): string {
     throw new ConfigError(`${from} ${JSON.stringify(value)} is not 1..8 characters of [A-Za-z0-9._-]`);
   }
   return prefix;
+}
+
+// dataKeyFile checks the key file at start, so a bad one exits 2 before anything listens.
+function dataKeyFile(value: unknown, from: string): string {
+  const path = String(value);
+  try {
+    readDataKeyFile(path);
+  } catch (err) {
+    if (err instanceof DataKeyError) throw new ConfigError(`${from}: ${err.message}`);
+    throw err;
+  }
+  return path;
 }

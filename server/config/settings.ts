@@ -80,6 +80,12 @@ export const SETTINGS: readonly Setting[] = [
   setting("key-prefix", "PREFIX", "sd1", "starts every memcached key (1..8 of [A-Za-z0-9._-]), to share a memcached"),
   setting("memcached-timeout", "MS", "1000", "how long a memcached command may take before the call fails UNAVAILABLE (14)"),
   setting("health-interval", "SECONDS", "2", "how often health pings the store (a call failing UNAVAILABLE also checks at once)"),
+  setting(
+    "data-keys",
+    "FILE",
+    "none: records stored in clear",
+    "seal every memcached record (AES-256-GCM): lines of ID:BASE64, the first key seals, all open; SIGHUP re-reads",
+  ),
   setting("workers", "N", "1", "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
   {
     name: "namespaces",
@@ -112,6 +118,7 @@ export function usage(): string {
     "config file (--config): the flag names as keys, plus per-namespace expiry, e.g.",
     '  {"memcached": "127.0.0.1:11211", "namespaces": {"MemCacheSession": {"timeout": 600, "resolution": 60}}}',
     "",
-    "signals: SIGTERM or SIGINT drain (open transactions end UNAVAILABLE, nothing of them written), then exit 0.",
+    "signals: SIGTERM or SIGINT drain (open transactions end UNAVAILABLE, nothing of them written), then exit 0;",
+    "SIGHUP re-reads the data key file (a bad file keeps the keys in use and logs an error).",
   ].join("\n");
 }

@@ -1,0 +1,108 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { type DataKey, type DataKeys, KEY_ID_PATTERN } from "./data-keys.js";
+
+/**
+ * The sealed format of one chunk (a value is one chunk, or several when appended to):
+ *
+ *   offset  size  field
+ *   0       1     format, 1
+ *   1       1     flags: bit 0 set when the value was written with no expiry (lifetime 0)
+ *   2       1     L, the key id's length (1..16)
+ *   3       L     key id, ASCII, in clear so that a reader knows which key opens the chunk
+ *   3+L     4     N, the ciphertext's length, big-endian: chunks are self-delimiting
+ *   7+L     12    nonce, random per chunk
+ *   19+L    N     AES-256-GCM ciphertext
+ *   19+L+N  16    GCM tag
+ *
+ * The associated data is the header (bytes 0 to 7+L) followed by the record's memcached key, so a chunk
+ * opens only under the key it was written to, with the flags and length it was written with.
+ */
+const FORMAT = 1;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const FLAG_PERMANENT = 1;
+
+/** SEAL_OVERHEAD_BYTES is the most a chunk adds to its plaintext (a 16-character key id). */
+export const SEAL_OVERHEAD_BYTES = 3 + 16 + 4 + NONCE_BYTES + TAG_BYTES;
+
+/**
+ * sealChunk encrypts `plaintext` for `storeKey` with `key` (AES-256-GCM, a random 12-byte nonce).
+ * `permanent` marks a value written with no expiry, which a reader may re-seal with a newer key.
+ */
+export function sealChunk(key: DataKey, storeKey: string, plaintext: Uint8Array, permanent: boolean): Buffer {
+  const idLength = key.id.length;
+  const headerBytes = 7 + idLength;
+  const out = Buffer.allocUnsafe(headerBytes + NONCE_BYTES + plaintext.byteLength + TAG_BYTES);
+  out[0] = FORMAT;
+  out[1] = permanent ? FLAG_PERMANENT : 0;
+  out[2] = idLength;
+  out.write(key.id, 3, "latin1");
+  out.writeUInt32BE(plaintext.byteLength, 3 + idLength);
+  const nonce = randomBytes(NONCE_BYTES);
+  nonce.copy(out, headerBytes);
+  const cipher = createCipheriv("aes-256-gcm", key.secret, nonce);
+  cipher.setAAD(Buffer.concat([out.subarray(0, headerBytes), Buffer.from(storeKey, "latin1")]));
+  const ciphertext = cipher.update(plaintext);
+  cipher.final();
+  ciphertext.copy(out, headerBytes + NONCE_BYTES);
+  cipher.getAuthTag().copy(out, headerBytes + NONCE_BYTES + plaintext.byteLength);
+  return out;
+}
+
+/** Opened is a value whose every chunk opened. */
+export interface Opened {
+  readonly ok: true;
+  /** plaintext is the chunks' plaintexts, concatenated. */
+  readonly plaintext: Buffer;
+  /** permanent tells that the value was written with no expiry (the first chunk's flag). */
+  readonly permanent: boolean;
+  /** stale tells that some chunk was sealed with a key other than today's sealing key. */
+  readonly stale: boolean;
+}
+
+/** Unopened says why a value does not open; `keyId` is the offending chunk's key id when it is well formed. */
+export interface Unopened {
+  readonly ok: false;
+  readonly reason: "not sealed" | "truncated" | "unknown key" | "does not authenticate";
+  readonly keyId?: string;
+}
+
+/**
+ * openValue opens every chunk of a stored value read under `storeKey`. Any chunk that is malformed,
+ * truncated, sealed with a key not in `keys`, or fails authentication (tampered, moved from another key,
+ * wrong key) makes the whole value unopened: the caller treats it as absent.
+ */
+export function openValue(keys: DataKeys, storeKey: string, value: Uint8Array): Opened | Unopened {
+  const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const aadKey = Buffer.from(storeKey, "latin1");
+  const parts: Buffer[] = [];
+  let stale = false;
+  let offset = 0;
+  do {
+    if (bytes.length - offset < 3 || bytes[offset] !== FORMAT) return { ok: false, reason: "not sealed" };
+    const idLength = bytes[offset + 2]!;
+    const headerBytes = 7 + idLength;
+    if (bytes.length - offset < headerBytes + NONCE_BYTES + TAG_BYTES) return { ok: false, reason: "truncated" };
+    const keyId = bytes.toString("latin1", offset + 3, offset + 3 + idLength);
+    if (!KEY_ID_PATTERN.test(keyId)) return { ok: false, reason: "not sealed" };
+    const length = bytes.readUInt32BE(offset + 3 + idLength);
+    const end = offset + headerBytes + NONCE_BYTES + length + TAG_BYTES;
+    if (end > bytes.length) return { ok: false, reason: "truncated", keyId };
+    const key = keys.byId(keyId);
+    if (key === undefined) return { ok: false, reason: "unknown key", keyId };
+    const nonceAt = offset + headerBytes;
+    const decipher = createDecipheriv("aes-256-gcm", key.secret, bytes.subarray(nonceAt, nonceAt + NONCE_BYTES));
+    decipher.setAAD(Buffer.concat([bytes.subarray(offset, nonceAt), aadKey]));
+    decipher.setAuthTag(bytes.subarray(end - TAG_BYTES, end));
+    try {
+      parts.push(decipher.update(bytes.subarray(nonceAt + NONCE_BYTES, end - TAG_BYTES)));
+      decipher.final();
+    } catch {
+      return { ok: false, reason: "does not authenticate", keyId };
+    }
+    if (key !== keys.sealing) stale = true;
+    offset = end;
+  } while (offset < bytes.length);
+  const permanent = ((bytes[1] ?? 0) & FLAG_PERMANENT) !== 0;
+  return { ok: true, plaintext: parts.length === 1 ? parts[0]! : Buffer.concat(parts), permanent, stale };
+}
