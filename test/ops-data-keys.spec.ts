@@ -1,0 +1,172 @@
+// `sessiond serve --data-keys FILE` as a real process: key rotation [A] -> [B, A] -> [B] by SIGHUP on a
+// running server, a bad key file on SIGHUP (old keys kept) and at start (exit 2), and the start-up warning
+// when memcached records would be stored in clear.
+
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { createMemcachedStore } from "../server/store/memcached-store.js";
+import type { Store } from "../server/store/store.js";
+import { keyLine } from "./helpers/data-keys.js";
+import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
+import {
+  connectSessionClient,
+  type LogLine,
+  type SessionClient,
+  type SessiondProcess,
+  spawnProcess,
+  startSessiondProcess,
+} from "./helpers/ops-process.js";
+
+const dir = mkdtempSync(join(tmpdir(), "sessiond-keys-"));
+const keyFile = (name: string, ...lines: string[]) => {
+  const path = join(dir, name);
+  writeFileSync(path, `# data keys: the first seals, all open\n${lines.join("\n")}\n`);
+  return path;
+};
+
+/** keyIdsInMemcached maps every item of a namespace to the id of the key that sealed it (byte 3 on). */
+async function keyIdsInMemcached(memcached: MemcachedProcess, raw: Store, namespace: string): Promise<Map<string, string>> {
+  const keys = await new Promise<string[]>((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port: memcached.port });
+    let reply = "";
+    socket.once("connect", () => socket.write("lru_crawler metadump all\r\n"));
+    socket.setEncoding("utf8").on("data", (chunk: string) => {
+      reply += chunk;
+      if (reply.endsWith("END\r\n")) {
+        socket.end();
+        resolve([...reply.matchAll(/^key=(\S+)/gm)].map((m) => decodeURIComponent(m[1]!)));
+      }
+    });
+    socket.once("error", reject);
+  });
+  const items = await raw.getMany(keys.filter((k) => k.startsWith(`sd1:${namespace}:`)));
+  return new Map([...items].map(([key, { value }]) => [key, Buffer.from(value).toString("latin1", 3, 3 + value[2]!)]));
+}
+
+describe("sessiond --data-keys, as a process", function () {
+  this.timeout(60_000);
+  let memcached: MemcachedProcess;
+  let raw: Store;
+  before(async () => {
+    memcached = await startMemcached();
+    raw = createMemcachedStore({ servers: [memcached.address] });
+  });
+  after(async () => {
+    await raw?.close();
+    await memcached?.stop();
+  });
+
+  describe("rotation by SIGHUP", () => {
+    const namespace = "Rotation";
+    const [lineA, lineB] = [keyLine("keyA"), keyLine("keyB")];
+    const path = keyFile("rotation.keys", lineA);
+    let sessiond: SessiondProcess & { address: string };
+    let client: SessionClient;
+    before(async () => {
+      sessiond = await startSessiondProcess(["--memcached", memcached.address, "--data-keys", path]);
+      client = connectSessionClient(sessiond.address);
+    });
+    after(async () => {
+      client?.close();
+      sessiond?.child.kill("SIGTERM");
+      await sessiond?.waitForExit();
+    });
+
+    const reloaded = (ids: string[]) => (l: LogLine) =>
+      l.msg === "data keys reloaded" && JSON.stringify(l.dataKeys) === JSON.stringify(ids);
+    const read = async (sessionId: string) => (await client.call("get", { namespace, sessionId, package: "cart" })).data;
+
+    it("starts with key A, saying so without any secret", async () => {
+      const started = await sessiond.waitForLog((l) => l.msg === "sessiond started");
+      expect(started.dataKeys).to.deep.equal(["keyA"]);
+      expect(started.store).to.deep.include({ sealed: true });
+      const output = JSON.stringify(sessiond.lines) + sessiond.stderr();
+      expect(output).to.not.include(lineA.split(":")[1]!);
+      expect(sessiond.lines.some((l) => /stored in clear/.test(String(l.msg)))).to.equal(false);
+    });
+
+    it("[A] -> [B, A] -> [B]: S1 written with A, S2 with B; after [B] only S2 reads", async () => {
+      await client.call("set", { namespace, sessionId: "S1", package: "cart", data: { items: 1 } });
+      expect([...(await keyIdsInMemcached(memcached, raw, namespace)).values()]).to.satisfy((ids: string[]) =>
+        ids.every((id) => id === "keyA"),
+      );
+
+      keyFile("rotation.keys", lineB, lineA);
+      sessiond.child.kill("SIGHUP");
+      await sessiond.waitForLog(reloaded(["keyB", "keyA"]));
+      expect(await read("S1")).to.deep.equal({ items: 1 });
+      await client.call("set", { namespace, sessionId: "S2", package: "cart", data: { items: 2 } });
+      // The runbook's wait: the namespace's generation is read again (its cache lasts 1 s) and a listing
+      // reads every index shard, which re-seals these records with no expiry with B.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      expect(await read("S2")).to.deep.equal({ items: 2 });
+      const listed = await client.call("listSessions", { namespace, pageSize: 100 });
+      expect(listed.sessions.map((s) => s.sessionId).sort()).to.deep.equal(["S1", "S2"]);
+      let sealedWith = new Map<string, string>();
+      for (let i = 0; i < 50; i++) {
+        sealedWith = await keyIdsInMemcached(memcached, raw, namespace);
+        if ([...sealedWith.values()].filter((id) => id === "keyA").length === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const stillA = [...sealedWith].filter(([, id]) => id === "keyA").map(([key]) => key);
+      expect(stillA, "only S1's record, untouched since [A], is still sealed with A").to.have.length(1);
+      expect(stillA[0]).to.match(/:s:/);
+
+      keyFile("rotation.keys", lineB);
+      sessiond.child.kill("SIGHUP");
+      await sessiond.waitForLog(reloaded(["keyB"]));
+      await new Promise((resolve) => setTimeout(resolve, 1200)); // the generation is read again, with B only
+      expect(await read("S1")).to.deep.equal({});
+      expect(await read("S2")).to.deep.equal({ items: 2 });
+      const after = await client.call("listSessions", { namespace, pageSize: 100 });
+      expect(after.sessions.map((s) => s.sessionId)).to.deep.equal(["S2"]);
+      const warned = sessiond.lines.filter((l) => l.msg === "a stored record does not open: read as absent");
+      expect(warned).to.have.length(1);
+      expect(warned[0]).to.deep.include({ level: "warn", reason: "unknown key", keyId: "keyA" });
+    });
+
+    it("keeps the keys in use when the file is bad on SIGHUP, and logs an error", async () => {
+      writeFileSync(path, "keyC:too-short\n");
+      sessiond.child.kill("SIGHUP");
+      const line = await sessiond.waitForLog((l) => l.msg === "data keys not reloaded: keeping the keys in use");
+      expect(line).to.deep.include({ level: "error", dataKeys: ["keyB"] });
+      expect(await read("S2")).to.deep.equal({ items: 2 });
+      await client.call("set", { namespace, sessionId: "S3", package: "cart", data: { items: 3 } });
+      expect(await read("S3")).to.deep.equal({ items: 3 });
+    });
+  });
+
+  it("exits 2 at start on a bad key file, naming the line but never the key", async () => {
+    const secret = Buffer.alloc(31, 7).toString("base64");
+    const path = keyFile("short.keys", `k1:${secret}`);
+    const proc = spawnProcess(process.execPath, [
+      "--import",
+      "tsx",
+      "server/main.ts",
+      "serve",
+      "--memcached",
+      memcached.address,
+      "--data-keys",
+      path,
+    ]);
+    expect((await proc.waitForExit(30_000)).code).to.equal(2);
+    expect(proc.stderr()).to.include(`--data-keys: data key file ${path} line 2: key k1 is not 32 bytes`);
+    expect(proc.stderr()).to.not.include(secret);
+  });
+
+  it("warns once at start that records are stored in clear when memcached is used without keys", async () => {
+    const sessiond = await startSessiondProcess(["--memcached", memcached.address]);
+    try {
+      const warnings = sessiond.lines.filter((l) => /stored in clear/.test(String(l.msg)));
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]).to.deep.include({ level: "warn" });
+      expect(String(warnings[0]!.msg)).to.include("--data-keys");
+    } finally {
+      sessiond.child.kill("SIGTERM");
+      await sessiond.waitForExit();
+    }
+  });
+});
