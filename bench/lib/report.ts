@@ -95,6 +95,7 @@ export function ratios(runs: readonly PointResult[][]): RatioResult[] {
       check(`ops >= ${goals?.ceilingOps}x ${row.ceiling}`, result.opsVsCeiling, goals?.ceilingOps);
       check(`p99 <= ${goals?.ceilingP99}x ${row.ceiling}`, result.p99VsCeiling, goals?.ceilingP99, true);
       check(`ops >= ${goals?.peerOps}x ${row.peer}`, result.opsVsPeer, goals?.peerOps);
+      check(`ops/CPU >= ${goals?.ceilingCpuPerOp}x ${row.ceiling}`, result.cpuPerOpVsCeiling, goals?.ceilingCpuPerOp);
       out.push(result);
     }
   }

@@ -8,6 +8,8 @@ export interface Goals {
   ceilingP99?: number;
   /** peerOps: ops/s at least this times the express-session row's. */
   peerOps?: number;
+  /** ceilingCpuPerOp: ops per server CPU at least this times the ceiling row's (its CPU per op over ours). */
+  ceilingCpuPerOp?: number;
 }
 
 /** RowSpec describes one row of the table: which server, what the virtual clients do, and what it is compared to. */
@@ -20,6 +22,8 @@ export interface RowSpec {
   driver: DriverKind;
   /** workers is sessiond's `--workers` (default 1). */
   workers?: number;
+  /** sealed starts sessiond with `--data-keys` (a fresh key file): every memcached record sealed. */
+  sealed?: boolean;
   /** client overrides the gRPC load client (default: `--client`, itself `raw`). */
   client?: GrpcClientKind;
   /** concurrencies overrides `--concurrency` for this row. */
@@ -37,7 +41,8 @@ export interface RowSpec {
 
 /**
  * ROWS are the bench's rows in table order: the ceilings and the express peer first (they are what the
- * sessiond rows are divided by), then sessiond, then the scale row. The memory row is separate
+ * sessiond rows are divided by), then sessiond, then sessiond with sealed storage (divided by the same
+ * rows without keys: throughput per CPU with keys against without, in one run), then the scale row. The memory row is separate
  * (bench/lib/memory-row.ts).
  */
 export const ROWS: readonly RowSpec[] = [
@@ -79,6 +84,33 @@ export const ROWS: readonly RowSpec[] = [
     driver: "tx-savepoint",
     ceiling: "stream-cas",
     peer: "express",
+  },
+  {
+    id: "get-sealed",
+    label: "sessiond Get, --data-keys",
+    server: "sessiond",
+    driver: "unary-get",
+    sealed: true,
+    ceiling: "get",
+    goals: { ceilingCpuPerOp: 0.9 },
+  },
+  {
+    id: "set-sealed",
+    label: "sessiond Set, --data-keys",
+    server: "sessiond",
+    driver: "unary-set",
+    sealed: true,
+    ceiling: "set",
+    goals: { ceilingCpuPerOp: 0.9 },
+  },
+  {
+    id: "tx-sealed",
+    label: "sessiond Tx, --data-keys",
+    server: "sessiond",
+    driver: "tx",
+    sealed: true,
+    ceiling: "tx",
+    goals: { ceilingCpuPerOp: 0.9 },
   },
   {
     id: "get-w2",
