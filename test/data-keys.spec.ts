@@ -1,6 +1,7 @@
 // The data key file: `ID:BASE64` lines, `#` comments, the first key seals; every mistake is refused with
 // the file and line named and the secret never quoted; a reload that fails keeps the keys in use.
 
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,6 +29,11 @@ describe("data key files", () => {
     expect(keys.sealing.id).to.equal("2026-11");
     expect(keys.byId("2026_05")?.secret.symmetricKeySize).to.equal(32);
     expect(keys.byId("2026-12")).to.equal(undefined);
+  });
+
+  it("takes a key made as the README says, with openssl rand -base64 32", () => {
+    const made = execFileSync("openssl", ["rand", "-base64", "32"], { encoding: "utf8" });
+    expect(parseDataKeys(`k202611:${made}`, "keys.txt").sealing.id).to.equal("k202611");
   });
 
   it("refuses a file without keys, a bad id, a key of the wrong size, bad base64 and a repeated id", () => {

@@ -139,6 +139,28 @@ describe("sessiond --data-keys, as a process", function () {
     });
   });
 
+  it("with --workers 2, hands SIGHUP to every worker", async () => {
+    const path = keyFile("cluster.keys", keyLine("one"));
+    const sessiond = await startSessiondProcess(["--workers", "2", "--memcached", memcached.address, "--data-keys", path], {
+      startedMessage: "sessiond cluster started",
+    });
+    try {
+      const workers = (sessiond.lines.find((l) => l.msg === "sessiond cluster started")!.workers as number[]).sort();
+      keyFile("cluster.keys", keyLine("two"), keyLine("one"));
+      sessiond.child.kill("SIGHUP");
+      const reloadedBy = new Set<number>();
+      for (const pid of workers) {
+        const line = await sessiond.waitForLog((l) => l.msg === "data keys reloaded" && l.pid === pid);
+        expect(line.dataKeys).to.deep.equal(["two", "one"]);
+        reloadedBy.add(line.pid!);
+      }
+      expect([...reloadedBy].sort()).to.deep.equal(workers);
+    } finally {
+      sessiond.child.kill("SIGTERM");
+      await sessiond.waitForExit();
+    }
+  });
+
   it("exits 2 at start on a bad key file, naming the line but never the key", async () => {
     const secret = Buffer.alloc(31, 7).toString("base64");
     const path = keyFile("short.keys", `k1:${secret}`);
