@@ -143,6 +143,7 @@ describe("sessiond --data-keys, as a process", function () {
     const path = keyFile("cluster.keys", keyLine("one"));
     const sessiond = await startSessiondProcess(["--workers", "2", "--memcached", memcached.address, "--data-keys", path], {
       startedMessage: "sessiond cluster started",
+      startTimeoutMs: 45_000, // three processes compiling TypeScript on a busy machine
     });
     try {
       const workers = (sessiond.lines.find((l) => l.msg === "sessiond cluster started")!.workers as number[]).sort();

@@ -120,15 +120,16 @@ export function spawnProcess(command: string, args: string[], env: NodeJS.Proces
 
 /**
  * startSessiondProcess runs `node --import tsx server/main.ts serve ...flags` (listening on 127.0.0.1:0
- * unless flags say otherwise) and resolves once it logged `startedMessage`, with the address it logged.
+ * unless flags say otherwise) and resolves once it logged `startedMessage` (within `startTimeoutMs`, default
+ * 15 s), with the address it logged.
  */
 export async function startSessiondProcess(
   flags: string[],
-  options: { env?: NodeJS.ProcessEnv; startedMessage?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; startedMessage?: string; startTimeoutMs?: number } = {},
 ): Promise<SessiondProcess & { address: string }> {
   const listen = flags.includes("--listen") ? [] : ["--listen", "127.0.0.1:0"];
   const proc = spawnProcess(process.execPath, ["--import", "tsx", "server/main.ts", "serve", ...listen, ...flags], options.env);
-  const started = await proc.waitForLog((l) => l.msg === (options.startedMessage ?? "sessiond started"));
+  const started = await proc.waitForLog((l) => l.msg === (options.startedMessage ?? "sessiond started"), options.startTimeoutMs);
   const address = (started.address ?? (await proc.waitForLog((l) => l.msg === "sessiond started")).address) as string;
   return Object.assign(proc, { address });
 }
