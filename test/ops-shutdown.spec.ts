@@ -21,7 +21,7 @@ describe("graceful shutdown of the sessiond process", function () {
 
   // storedSession reads a session's record from memcached itself, as sessiond lays it out (keys.ts).
   async function storedSession(sessionId: string) {
-    const generation = await direct.get(`sd1:${ns}:gen`);
+    const generation = await direct.get(direct.replicaKeys(`sd1:${ns}:gen`)[0]!);
     if (generation === undefined) return undefined;
     return direct.get(new Keys("sd1").session(ns, Buffer.from(generation.value).toString("latin1"), sessionId));
   }

@@ -5,7 +5,8 @@ import { createHash } from "node:crypto";
  * hashed (sha256, base64url) and a namespace is already limited to [A-Za-z0-9._-]{1,128}, so keys are
  * printable, space-free and at most 8 + 128 + 1 + 16 + 3 + 43 ≈ 200 bytes (memcached allows 250).
  *
- * Layout: `<prefix>:<namespace>:gen` holds the namespace's generation; sessions live under
+ * Layout: `<prefix>:<namespace>:gen` names the namespace's generation, whose copies live under the store's
+ * `replicaKeys` of it (`...:gen~<n>`, one per node); sessions live under
  * `<prefix>:<namespace>:<generation>:s:<hash of id>` and index shards under `...:<generation>:i:<n>`.
  * Changing the generation (InvalidateAll) makes every key of the old one unreachable at once.
  */

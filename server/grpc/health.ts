@@ -105,7 +105,7 @@ export function createHealthMonitor(ping: () => Promise<void>, intervalMs: numbe
  * `onUnavailable` (sessiond: an immediate health check). Everything else passes through unchanged.
  */
 export function watchStore(store: Store, onUnavailable: () => void): Store {
-  const watched = {} as Record<string, unknown>;
+  const watched = { replicaKeys: (key: string) => store.replicaKeys(key) } as Record<string, unknown>;
   for (const name of ["get", "getMany", "cas", "add", "set", "append", "touch", "delete", "ping", "close"] as const) {
     const method = store[name] as (...args: unknown[]) => Promise<unknown>;
     watched[name] = (...args: unknown[]) =>

@@ -118,6 +118,7 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
       checkStoreKey(key);
       return (await send(() => client.delete(key), ["NOT_FOUND"])) !== false;
     },
+    replicaKeys: (key) => [key],
     async ping() {
       const reply = await send(() => client.version());
       if (reply === false || reply[0] !== "VERSION") {

@@ -19,6 +19,12 @@ export interface MemcachedStoreOptions {
    * commands from queueing behind a large value's transfer.
    */
   maxConnections?: number;
+  /**
+   * replicas is how many keys hold a replicated value (see `Store.replicaKeys`) when `servers` names one
+   * server: a proxy such as twemproxy spreads them over its pool by their hash. With several servers every
+   * server holds one copy and this is not used. Default: 3.
+   */
+  replicas?: number;
   /** logger receives memcache-client's warnings and errors. Default: none (they are dropped). */
   logger?: StoreLogger;
 }
@@ -27,7 +33,13 @@ const defaults = {
   cmdTimeoutMs: 1000, // ms
   connectTimeoutMs: 1000, // ms
   maxConnections: 2, // connections per server
+  replicas: 3, // keys per replicated value on a single server (a proxy)
 };
+
+// Internal: replica keys are `<key>~<n>`; a pool's search for a suffix landing on each server stops here.
+const MAX_REPLICA_SUFFIX = 100_000;
+// Internal: replica key lists remembered (namespaces and principals are many; the search is a few md5s).
+const REPLICA_CACHE_SIZE = 10_000;
 
 /**
  * createMemcachedStore returns a Store over one or more memcached servers.
@@ -45,7 +57,7 @@ const defaults = {
  */
 export function createMemcachedStore(options: MemcachedStoreOptions): Store {
   const settings = { ...defaults, ...withoutUndefined(options) };
-  for (const name of ["cmdTimeoutMs", "connectTimeoutMs", "maxConnections"] as const) {
+  for (const name of ["cmdTimeoutMs", "connectTimeoutMs", "maxConnections", "replicas"] as const) {
     // memcache-client reads 0 as "use its own default" (5 s) or "no timeout": neither is wanted here.
     if (!Number.isSafeInteger(settings[name]) || settings[name] <= 0) {
       throw new RangeError(`memcached store: ${name} must be a positive integer, got ${settings[name]}`);
@@ -64,6 +76,27 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     ]),
   );
   const serverFor = (key: string): Store => servers.get(ring.serverFor(key)) as Store;
+  const replicaCache = new Map<string, readonly string[]>();
+
+  // replicaKeys: on a pool, for each server the first `<key>~<n>` the ring sends there; else n = 0..replicas-1.
+  function replicaKeys(key: string): readonly string[] {
+    let keys = replicaCache.get(key);
+    if (keys !== undefined) return keys;
+    if (ring.servers.length === 1) {
+      keys = Array.from({ length: settings.replicas }, (_, n) => `${key}~${n}`);
+    } else {
+      const found = new Map<string, string>();
+      for (let n = 0; found.size < ring.servers.length && n < MAX_REPLICA_SUFFIX; n++) {
+        const candidate = `${key}~${n}`;
+        const server = ring.serverFor(candidate);
+        if (!found.has(server)) found.set(server, candidate);
+      }
+      keys = ring.servers.map((server) => found.get(server)).filter((k) => k !== undefined);
+    }
+    if (replicaCache.size >= REPLICA_CACHE_SIZE) replicaCache.clear();
+    replicaCache.set(key, keys);
+    return keys;
+  }
 
   async function getMany(keys: readonly string[]): Promise<Map<string, Versioned>> {
     const byServer = new Map<Store, string[]>();
@@ -88,6 +121,7 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     append: (key, value) => serverFor(key).append(key, value),
     touch: (key, lifetimeSeconds) => serverFor(key).touch(key, lifetimeSeconds),
     delete: (key) => serverFor(key).delete(key),
+    replicaKeys,
     async ping() {
       await Promise.all([...servers.values()].map((server) => server.ping()));
     },

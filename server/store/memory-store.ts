@@ -169,6 +169,8 @@ export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): Me
       items.delete(key);
       return existed;
     },
+    // One process, one copy: nothing to spread.
+    replicaKeys: (key) => [key],
     async ping() {
       if (closed) throw new StoreUnavailableError("memory store is closed");
     },

@@ -26,7 +26,8 @@ const WARNED_MEMORY = 1024;
  * - Key rotation: a value written with no expiry (lifetime 0: namespace generations, index shards) that
  *   opens only with an older key is re-sealed with the current key when read, in the background, by
  *   compare-and-swap; values with a lifetime are re-sealed as they are written.
- * Methods that carry no value (touch, delete, ping, close) pass through unchanged.
+ * Methods that carry no value (touch, delete, replicaKeys, ping, close) pass through unchanged: a Store
+ * method added later is one more such line here.
  */
 export function createSealedStore(store: Store, keys: DataKeySource, logger: SealLogger): Store {
   const warned = new Set<string>();
@@ -91,6 +92,7 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
     append: (key, value) => store.append(key, sealChunk(keys.current.sealing, key, value, false)),
     touch: (key, lifetimeSeconds) => store.touch(key, lifetimeSeconds),
     delete: (key) => store.delete(key),
+    replicaKeys: (key) => store.replicaKeys(key),
     ping: () => store.ping(),
     close: () => store.close(),
   };

@@ -34,6 +34,13 @@ export interface Store {
   touch(key: string, lifetimeSeconds: number): Promise<boolean>;
   /** delete removes a key; false if it was absent. */
   delete(key: string): Promise<boolean>;
+  /**
+   * replicaKeys names the keys that hold the copies of a value kept on every node (see
+   * `ReplicatedRegister`): one key per server of a pool, each chosen to land on its own server; on one
+   * server (which may be a proxy in front of a pool), a few keys that the proxy spreads by their hash.
+   * Always the same answer for the same key; the first entry may be `key` itself.
+   */
+  replicaKeys(key: string): readonly string[];
   /** ping checks that the store answers (memcached `version`); throws StoreUnavailableError if not. */
   ping(): Promise<void>;
   /** close releases connections; the store is unusable afterwards. */
