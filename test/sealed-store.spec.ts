@@ -4,6 +4,7 @@
 
 import { expect } from "chai";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
+import { SEAL_OVERHEAD_BYTES } from "../server/store/seal.js";
 import { createSealedStore, keyHash } from "../server/store/sealed-store.js";
 import type { Store } from "../server/store/store.js";
 import { keyLine, keysOf, type MutableKeys, type RecordingLogger, recordingLogger } from "./helpers/data-keys.js";
@@ -48,6 +49,9 @@ describe("the sealed store", () => {
       expect(hay.toString("latin1").includes(form), form).to.equal(false);
     }
     expect(hay.subarray(3, 4).toString()).to.equal("A");
+    expect(hay.length - secret.length)
+      .to.equal(3 + 1 + 4 + 12 + 16)
+      .and.be.at.most(SEAL_OVERHEAD_BYTES);
     expect(text((await sealed.get(key("a")))!.value)).to.equal(secret);
     expect(text((await sealed.getMany([key("a")])).get(key("a"))!.value)).to.equal(secret);
     expect(log.warnings).to.have.length(0);

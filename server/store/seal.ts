@@ -22,7 +22,10 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const FLAG_PERMANENT = 1;
 
-/** SEAL_OVERHEAD_BYTES is the most a chunk adds to its plaintext (a 16-character key id). */
+/**
+ * SEAL_OVERHEAD_BYTES is the most a chunk adds to its plaintext (with a 16-character key id): 51 bytes,
+ * well within the room the core keeps free beside a record (RECORD_OVERHEAD_BYTES).
+ */
 export const SEAL_OVERHEAD_BYTES = 3 + 16 + 4 + NONCE_BYTES + TAG_BYTES;
 
 /**
