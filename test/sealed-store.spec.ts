@@ -135,6 +135,24 @@ describe("the sealed store", () => {
     expect(log.warnings).to.have.length(2);
   });
 
+  it("answers false to an append on a value it read as not opening, so the caller adds it anew", async () => {
+    await raw.set(key("shard"), bytes("garbage"), 0);
+    expect(await sealed.get(key("shard"))).to.equal(undefined);
+    expect(await sealed.append(key("shard"), bytes("entry-1\n"))).to.equal(false);
+    expect(await sealed.add(key("shard"), bytes("entry-1\n"), 0)).to.equal(true);
+    expect(await sealed.append(key("shard"), bytes("entry-2\n"))).to.equal(true);
+    expect(text((await sealed.get(key("shard")))!.value)).to.equal("entry-1\nentry-2\n");
+    // Another writer repaired the value meanwhile: the add finds it opening, and appends work again.
+    await raw.set(key("other"), bytes("garbage"), 0);
+    expect(await sealed.get(key("other"))).to.equal(undefined);
+    const repairer = createSealedStore(raw, keys, recordingLogger());
+    await repairer.set(key("other"), bytes("entry-0\n"), 0);
+    expect(await sealed.append(key("other"), bytes("entry-1\n"))).to.equal(false);
+    expect(await sealed.add(key("other"), bytes("entry-1\n"), 0)).to.equal(false);
+    expect(await sealed.append(key("other"), bytes("entry-1\n"))).to.equal(true);
+    expect(text((await sealed.get(key("other")))!.value)).to.equal("entry-0\nentry-1\n");
+  });
+
   it("rotates: [A] writes, [B, A] reads both and writes with B, [B] reads only B's records", async () => {
     await sealed.set(key("s1"), bytes("sealed with A"), 3600);
     await sealed.set(key("gen"), bytes("never expires"), 0);

@@ -20,9 +20,10 @@ const WARNED_MEMORY = 1024;
  *   longer listed) reads as absent, and one warn line names the memcached key's hash (never content).
  * - Writes over such a value behave as over an absent key: `add` replaces it (by compare-and-swap against
  *   the unreadable version, so a concurrent genuine write is never overwritten).
- * - `append` seals each chunk on its own; a value of several chunks opens into their concatenation.
- *   Caveat: memcached appends to whatever is there, so a chunk appended to a value that does not open is
- *   lost with it; the next reader sees the value absent and writes it anew.
+ * - `append` seals each chunk on its own; a value of several chunks opens into their concatenation. An
+ *   append to a key this process last read as not opening answers false, as for an absent key, so the
+ *   caller writes it anew (`add`). Caveat: memcached appends to whatever is there, so a chunk appended to
+ *   a value that does not open, which this process has not read, is lost with it.
  * - Key rotation: a value written with no expiry (lifetime 0: namespace generations, index shards) that
  *   opens only with an older key is re-sealed with the current key when read, in the background, by
  *   compare-and-swap; values with a lifetime are re-sealed as they are written.
@@ -31,6 +32,20 @@ const WARNED_MEMORY = 1024;
  */
 export function createSealedStore(store: Store, keys: DataKeySource, logger: SealLogger): Store {
   const warned = new Set<string>();
+  // Keys this process last read as not opening: an append to one answers false (as to an absent key), so
+  // the caller writes the value anew instead of appending to what no reader can open.
+  const unreadable = new Set<string>();
+  const remember = (key: string, opens: boolean): void => {
+    if (opens) unreadable.delete(key);
+    else {
+      if (unreadable.size >= WARNED_MEMORY) unreadable.clear();
+      unreadable.add(key);
+    }
+  };
+  const written = (key: string) => (ok: boolean) => {
+    if (ok) unreadable.delete(key);
+    return ok;
+  };
 
   function warnOnce(key: string, version: string, reason: string, keyId: string | undefined): void {
     const seen = `${key} ${version}`;
@@ -47,6 +62,7 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
   function open(key: string, found: Versioned): Versioned | undefined {
     const current = keys.current;
     const opened = openValue(current, key, found.value);
+    remember(key, opened.ok);
     if (!opened.ok) {
       warnOnce(key, found.version, opened.reason, opened.keyId);
       return undefined;
@@ -78,18 +94,25 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
       }
       return opened;
     },
-    cas: (key, value, version, lifetimeSeconds) => store.cas(key, seal(key, value, lifetimeSeconds), version, lifetimeSeconds),
+    cas: (key, value, version, lifetimeSeconds) =>
+      store.cas(key, seal(key, value, lifetimeSeconds), version, lifetimeSeconds).then(written(key)),
     async add(key, value, lifetimeSeconds) {
       const sealed = seal(key, value, lifetimeSeconds);
-      if (await store.add(key, sealed, lifetimeSeconds)) return true;
+      if (await store.add(key, sealed, lifetimeSeconds)) return written(key)(true);
       // Something is there; it exists for callers only if it opens.
       const found = await store.get(key);
-      if (found === undefined) return store.add(key, sealed, lifetimeSeconds);
+      if (found === undefined) return written(key)(await store.add(key, sealed, lifetimeSeconds));
       if (open(key, found) !== undefined) return false;
-      return store.cas(key, sealed, found.version, lifetimeSeconds);
+      return written(key)(await store.cas(key, sealed, found.version, lifetimeSeconds));
     },
-    set: (key, value, lifetimeSeconds) => store.set(key, seal(key, value, lifetimeSeconds), lifetimeSeconds),
-    append: (key, value) => store.append(key, sealChunk(keys.current.sealing, key, value, false)),
+    async set(key, value, lifetimeSeconds) {
+      await store.set(key, seal(key, value, lifetimeSeconds), lifetimeSeconds);
+      unreadable.delete(key);
+    },
+    async append(key, value) {
+      if (unreadable.has(key)) return false;
+      return store.append(key, sealChunk(keys.current.sealing, key, value, false));
+    },
     touch: (key, lifetimeSeconds) => store.touch(key, lifetimeSeconds),
     delete: (key) => store.delete(key),
     replicaKeys: (key) => store.replicaKeys(key),
