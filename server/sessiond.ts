@@ -1,6 +1,7 @@
 import { type Logger, pino } from "pino";
 import type { Config } from "./config/config.js";
 import { ConfigError } from "./config/settings.js";
+import { OptionsError } from "./core/errors.js";
 import { createSessionCore, type SessionCore } from "./core/session-core.js";
 import { watchStore } from "./grpc/health.js";
 import { createSessionServer, type SessionServer } from "./grpc/session-server.js";
@@ -44,10 +45,11 @@ export interface Sessiond {
 /**
  * createSessiond assembles sessiond from a Config: the memcached store (or the memory store, with one
  * warning line), sealed with the data keys when `--data-keys` is set (memcached only: the memory store
- * never leaves the process), wrapped so that a call failing UNAVAILABLE checks health at once; the core with the
- * per-namespace expiry; the gRPC server with every bound. Impossible settings throw ConfigError.
+ * never leaves the process), wrapped so that a call failing UNAVAILABLE checks health at once; the core
+ * with the per-namespace expiry (on `clock.now`, default Date.now: tests wind a fake clock); the gRPC
+ * server with every bound. Impossible settings (the core's OptionsError, a bad key file) throw ConfigError.
  */
-export function createSessiond(config: Config, logger: Logger): Sessiond {
+export function createSessiond(config: Config, logger: Logger, clock: { now?: () => number } = {}): Sessiond {
   let server: SessionServer | undefined;
   const memory = config.memcached.length === 0;
   const dataKeys = memory || config.dataKeysFile === undefined ? undefined : dataKeyFile(config.dataKeysFile);
@@ -66,12 +68,15 @@ export function createSessiond(config: Config, logger: Logger): Sessiond {
         namespaces: config.namespaces,
         maxItemBytes: config.maxItemBytes,
         keyPrefix: config.keyPrefix,
+        ...(clock.now === undefined ? {} : { now: clock.now }),
       },
       logger,
     );
   } catch (err) {
     // The core names the impossible setting (e.g. a resolution over its timeout): a configuration mistake.
-    throw new ConfigError((err as Error).message);
+    // Anything else thrown here is a bug and must not pass for one.
+    if (err instanceof OptionsError) throw new ConfigError(err.message, { cause: err });
+    throw err;
   }
   server = createSessionServer(core, logger, {
     maxMessageBytes: config.maxMessageBytes,

@@ -3,6 +3,7 @@
 import { expect } from "chai";
 import { useSessiond } from "./helpers/fixture.js";
 import { op, startSessiond } from "./helpers/sessiond.js";
+import { fakeClock } from "./helpers/wait.js";
 
 const ns = "MemCacheSession";
 const id = "mySessionId";
@@ -19,9 +20,10 @@ describe("the lovely.session scenario over gRPC", function () {
   describe("timeout behaviour", () => {
     it("empties a session once its namespace's timeout has passed", async () => {
       // >>> timeoutSessionData.timeout=1 (a container whose namespace times out after 1 s)
+      const clock = fakeClock(); // the doctest sets lastAccessTime; here the clock is wound forward instead
       const short = await startSessiond({
         memcached: [env.memcached.address],
-        core: { namespaces: { [ns]: { timeoutSeconds: 1, resolutionSeconds: 0 } } },
+        core: { now: clock.now, namespaces: { [ns]: { timeoutSeconds: 1, resolutionSeconds: 0 } } },
       });
       try {
         // >>> timeoutSession['myData1'] is empty at first
@@ -31,8 +33,8 @@ describe("the lovely.session scenario over gRPC", function () {
         expect((await short.call("get", { namespace: ns, sessionId: id, package: "myData1" })).data).to.deep.equal({
           info: "stored in memcache",
         });
-        // >>> timeoutSessionData.lastAccessTime=0: here, real time passes beyond the timeout
-        await new Promise((resolve) => setTimeout(resolve, 2200));
+        // >>> timeoutSessionData.lastAccessTime=0: here, the clock passes beyond the timeout
+        clock.advance(2200);
         // >>> timeoutSession['myData1'] is empty again
         expect((await short.call("get", { namespace: ns, sessionId: id, package: "myData1" })).data).to.deep.equal({});
         const listed = await short.call("listSessions", { namespace: ns });

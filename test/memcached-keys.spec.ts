@@ -3,6 +3,7 @@
 
 import { connect } from "node:net";
 import { expect } from "chai";
+import { defaultCoreOptions, RECORD_OVERHEAD_BYTES } from "../server/core/options.js";
 import { useSessiond } from "./helpers/fixture.js";
 
 /** dumpKeys lists every key memcached holds (lru_crawler metadump), URL-decoded. */
@@ -38,5 +39,14 @@ describe("memcached keys", function () {
       expect(Buffer.byteLength(key)).to.be.below(250);
       for (const id of ids) if (id !== "plain") expect(key).to.not.include(id);
     }
+  });
+
+  it("hold the largest record the core writes under the longest key memcached takes (RECORD_OVERHEAD_BYTES)", async () => {
+    // The fixture's memcached runs with its default item size limit (-I 1m), the core's default maxItemBytes.
+    const longest = `sd1:${"k".repeat(246)}`;
+    const largest = new Uint8Array(defaultCoreOptions.maxItemBytes - RECORD_OVERHEAD_BYTES);
+    await env.sessiond.store.set(longest, largest, 60);
+    expect((await env.sessiond.store.get(longest))?.value.byteLength).to.equal(largest.byteLength);
+    await env.sessiond.store.delete(longest);
   });
 });

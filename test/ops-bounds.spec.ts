@@ -8,6 +8,7 @@ import { createSessiond, type Sessiond } from "../server/sessiond.js";
 import { startMemcached } from "./helpers/memcached.js";
 import { connectSessionClient, type SessionClient, spawnProcess } from "./helpers/ops-process.js";
 import { op } from "./helpers/sessiond.js";
+import { eventually, sleep } from "./helpers/wait.js";
 
 const ns = "BoundsNamespace";
 
@@ -60,11 +61,13 @@ describe("resource bounds", function () {
 
   it("keeps a transaction that sends ops more often than --idle-timeout", async () => {
     await start(["--idle-timeout", "1"]);
+    // Real time on purpose: the idle timeout is the stream registry's wall-clock sweep, so the ops must
+    // really outlast it (1.5 s of ops, each 100 ms after the last).
     const tx = client!.stream();
     await tx.send(op("begin", { namespace: ns, sessionId: "busy" }));
     for (let i = 0; i < 15; i++) {
       expect((await tx.send(op("set", { package: "cart", data: { step: i } }))).result.case).to.equal("set");
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
     expect((await tx.send(op("commit"))).error).to.equal(undefined);
     expect((await client!.call("get", { namespace: ns, sessionId: "busy", package: "cart" })).data).to.deep.equal({ step: 14 });
@@ -139,11 +142,14 @@ describe("resource bounds", function () {
 
       stalled.child.kill("SIGSTOP"); // the client's machine is gone: it answers no more pings
 
-      const deadline = Date.now() + 10_000;
-      while (sessiond!.server.registry.openTransactions > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      expect(sessiond!.server.registry.openTransactions).to.equal(0);
+      await eventually(
+        "keepalive to notice the stopped client and discard its transaction",
+        () => sessiond!.server.registry.openTransactions === 0,
+        {
+          timeoutMs: 10_000,
+          intervalMs: 50,
+        },
+      );
       expect((await client!.call("get", { namespace: ns, sessionId: "stalled", package: "cart" })).data).to.deep.equal({});
     } finally {
       stalled.child.kill("SIGKILL");

@@ -6,9 +6,10 @@ import { expect } from "chai";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { connectSessionClient, type SessionClient, startSessiondProcess } from "./helpers/ops-process.js";
 import { op } from "./helpers/sessiond.js";
+import { eventually } from "./helpers/wait.js";
 
 describe("sessiond serve --workers", function () {
-  this.timeout(40_000);
+  this.timeout(60_000);
   let memcached: MemcachedProcess;
   before(async () => {
     memcached = await startMemcached();
@@ -18,6 +19,8 @@ describe("sessiond serve --workers", function () {
   it("serves from two worker processes that share state through memcached, and drains both on SIGTERM", async () => {
     const sessiond = await startSessiondProcess(["--workers", "2", "--memcached", memcached.address, "--log-level", "debug"], {
       startedMessage: "sessiond cluster started",
+      // Three processes each compile the TypeScript with tsx first: on a busy 2-core machine that took 15 s.
+      startTimeoutMs: 30_000,
     });
     const workers = (sessiond.lines.find((l) => l.msg === "sessiond cluster started")!.workers as number[]).sort();
     expect(workers).to.have.length(2);
@@ -37,9 +40,7 @@ describe("sessiond serve --workers", function () {
           data: { [`client${i}`]: true },
         });
         // The worker logs the call (debug) before it answers; wait until its line has come through the pipe.
-        for (const deadline = Date.now() + 5000; setCalls().length <= i && Date.now() < deadline; ) {
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
+        await eventually(`worker's log line of call ${i}`, () => setCalls().length > i);
       }
       expect([...new Set(setCalls().map((l) => l.pid))].sort()).to.deep.equal(workers);
       // Whichever worker answers, the session is the same: state lives in memcached.

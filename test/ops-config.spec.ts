@@ -8,8 +8,10 @@ import { expect } from "chai";
 import { pino } from "pino";
 import { ConfigError, loadConfig } from "../server/config/config.js";
 import { FLAG_SETTINGS } from "../server/config/settings.js";
+import { OptionsError } from "../server/core/errors.js";
 import { createSessiond } from "../server/sessiond.js";
 import { connectSessionClient, REPO, spawnProcess } from "./helpers/ops-process.js";
+import { fakeClock } from "./helpers/wait.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sessiond-config-"));
 function file(name: string, text: string): string {
@@ -94,6 +96,29 @@ describe("sessiond settings", function () {
     );
     expect(() => loadConfig(["--log-level", "loud"], {})).to.throw(ConfigError, /--log-level "loud"/);
     expect(() => loadConfig(["--config", join(dir, "missing.yaml")], {})).to.throw(ConfigError, /cannot read config file/);
+    expect(() => loadConfig(["--timeout", "2592000"], {})).to.throw(
+      ConfigError,
+      /--timeout "2592000" is not a number of seconds > 0 and at most 2591940/,
+    );
+  });
+
+  it("turns the core's OptionsError into a ConfigError, and only that", () => {
+    const logger = pino({ level: "silent" });
+    // A resolution over its timeout passes each setting's own rule; the core refuses the pair.
+    const config = loadConfig(["--timeout", "10", "--resolution", "20", "--listen", "127.0.0.1:0"], {});
+    const err = (() => {
+      try {
+        createSessiond(config, logger);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).to.be.instanceOf(ConfigError);
+    expect((err as ConfigError).message).to.match(/resolution of namespace \(default\) must be/);
+    expect((err as ConfigError).cause).to.be.instanceOf(OptionsError);
+    // A bug while assembling (here: a config object missing its memcached list) is not passed off as a setting.
+    const broken = { ...config, memcached: undefined } as unknown as typeof config;
+    expect(() => createSessiond(broken, logger)).to.throw(TypeError);
   });
 
   it("gives a namespace of the config file its own timeout, while others keep the default", async () => {
@@ -101,12 +126,13 @@ describe("sessiond settings", function () {
       "expiry.json",
       JSON.stringify({ listen: "127.0.0.1:0", namespaces: { Short: { timeout: 1, resolution: 0 } } }),
     );
-    const sessiond = createSessiond(loadConfig([], { SESSIOND_CONFIG: path }), pino({ level: "silent" }));
+    const clock = fakeClock();
+    const sessiond = createSessiond(loadConfig([], { SESSIOND_CONFIG: path }), pino({ level: "silent" }), clock);
     const client = connectSessionClient(await sessiond.start());
     try {
       for (const namespace of ["Short", "Long"])
         await client.call("set", { namespace, sessionId: "s", package: "p", data: { v: 1 } });
-      await new Promise((resolve) => setTimeout(resolve, 2200)); // past Short's 1 s timeout
+      clock.advance(2200); // past Short's 1 s timeout
       expect((await client.call("get", { namespace: "Short", sessionId: "s", package: "p" })).data).to.deep.equal({});
       expect((await client.call("get", { namespace: "Long", sessionId: "s", package: "p" })).data).to.deep.equal({ v: 1 });
     } finally {

@@ -19,6 +19,7 @@ import {
   spawnProcess,
   startSessiondProcess,
 } from "./helpers/ops-process.js";
+import { eventually, sleep } from "./helpers/wait.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sessiond-keys-"));
 const keyFile = (name: string, ...lines: string[]) => {
@@ -99,26 +100,23 @@ describe("sessiond --data-keys, as a process", function () {
       await sessiond.waitForLog(reloaded(["keyB", "keyA"]));
       expect(await read("S1")).to.deep.equal({ items: 1 });
       await client.call("set", { namespace, sessionId: "S2", package: "cart", data: { items: 2 } });
-      // The runbook's wait: the namespace's generation is read again (its cache lasts 1 s) and a listing
-      // reads every index shard, which re-seals these records with no expiry with B.
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      // The runbook's wait: the namespace's generation is read again (a real timer in another process: its
+      // cache lasts 1 s) and a listing reads every index shard, which re-seals these records with no expiry.
+      await sleep(1200);
       expect(await read("S2")).to.deep.equal({ items: 2 });
       const listed = await client.call("listSessions", { namespace, pageSize: 100 });
       expect(listed.sessions.map((s) => s.sessionId).sort()).to.deep.equal(["S1", "S2"]);
-      let sealedWith = new Map<string, string>();
-      for (let i = 0; i < 50; i++) {
-        sealedWith = await keyIdsInMemcached(memcached, raw, namespace);
-        if ([...sealedWith.values()].filter((id) => id === "keyA").length === 1) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      const stillA = [...sealedWith].filter(([, id]) => id === "keyA").map(([key]) => key);
-      expect(stillA, "only S1's record, untouched since [A], is still sealed with A").to.have.length(1);
-      expect(stillA[0]).to.match(/:s:/);
+      await eventually("only S1's record, untouched since [A], to be sealed with A", async () => {
+        const sealedWith = await keyIdsInMemcached(memcached, raw, namespace);
+        const stillA = [...sealedWith].filter(([, id]) => id === "keyA").map(([key]) => key);
+        expect(stillA).to.have.length(1);
+        expect(stillA[0]).to.match(/:s:/);
+      });
 
       keyFile("rotation.keys", lineB);
       sessiond.child.kill("SIGHUP");
       await sessiond.waitForLog(reloaded(["keyB"]));
-      await new Promise((resolve) => setTimeout(resolve, 1200)); // the generation is read again, with B only
+      await sleep(1200); // the generation's cache (1 s, another process's real timer) ends: read again with B only
       expect(await read("S1")).to.deep.equal({});
       expect(await read("S2")).to.deep.equal({ items: 2 });
       const after = await client.call("listSessions", { namespace, pageSize: 100 });

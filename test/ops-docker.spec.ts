@@ -3,11 +3,11 @@
 // health service, and the compose file is valid YAML wiring sessiond to memcached.
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
 import { REPO, spawnProcess } from "./helpers/ops-process.js";
+import { freePort } from "./helpers/wait.js";
 
 interface Instruction {
   keyword: string;
@@ -39,15 +39,6 @@ function execForm(args: string): string[] {
   const json = args.replace(/^--\S+\s+/g, "");
   expect(json.startsWith("["), `exec form expected: ${args}`).to.equal(true);
   return JSON.parse(json) as string[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe("the Dockerfile and docker-compose.yml", function () {

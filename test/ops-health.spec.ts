@@ -13,9 +13,12 @@ import { expect } from "chai";
 import { service as healthService } from "grpc-health-check";
 import { pino } from "pino";
 import { loadConfig } from "../server/config/config.js";
+// Importing the probe must not probe: it used to call and exit the process on import.
+import { checkHealth } from "../server/health-probe.js";
 import { createSessiond, type Sessiond } from "../server/sessiond.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { connectSessionClient } from "./helpers/ops-process.js";
+import { eventually } from "./helpers/wait.js";
 
 const HealthClient = makeGenericClientConstructor(healthService, "Health");
 type Health = Client & {
@@ -29,12 +32,13 @@ function check(client: Health, service = ""): Promise<string> {
 
 // until polls the health status until it is `want`, for at most timeoutMs (a bounded wait, not a timing claim).
 async function until(client: Health, want: string, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await check(client);
-  while (last !== want && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  let last = "";
+  const answers = async () => {
     last = await check(client);
-  }
+    return last === want;
+  };
+  // On a timeout the caller's assertion names the status it got instead.
+  await eventually(`health to answer ${want}`, answers, { timeoutMs, intervalMs: 50 }).catch(() => undefined);
   return last;
 }
 
@@ -102,6 +106,14 @@ describe("health follows memcached", function () {
     } finally {
       client.close();
     }
+  });
+
+  it("answers the Docker health probe SERVING while memcached answers, NOT_SERVING while it is down", async () => {
+    const address = await start(["--health-interval", "0.2"]);
+    expect(await checkHealth(address, 3000)).to.equal("SERVING");
+    await memcached.stop();
+    await until(health, "NOT_SERVING");
+    expect(await checkHealth(address, 3000)).to.equal("NOT_SERVING");
   });
 
   it("answers NOT_SERVING and ends Watch streams when it drains", async () => {

@@ -10,6 +10,7 @@ import type { Store } from "../server/store/store.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { connectSessionClient, type SessionClient, startSessiondProcess } from "./helpers/ops-process.js";
 import { op } from "./helpers/sessiond.js";
+import { sleep } from "./helpers/wait.js";
 
 const ns = "ShutdownNamespace";
 
@@ -79,7 +80,7 @@ describe("graceful shutdown of the sessiond process", function () {
     await memcached.pause();
     const inFlight = client.call("set", { namespace: ns, sessionId: "in-flight", package: "cart", data: { items: 3 } });
     // Bounded settle: give the call time to reach the server before the signal (loopback takes < 1 ms).
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
 
     sessiond.child.kill("SIGTERM");
     await sessiond.waitForLog((l) => l.msg === "sessiond stopping");
@@ -107,7 +108,7 @@ describe("graceful shutdown of the sessiond process", function () {
       () => ({ code: status.OK }),
       (err: { code: number }) => ({ code: err.code }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
 
     sessiond.child.kill("SIGTERM");
 

@@ -5,13 +5,9 @@ import { ClientError, createSessionClient, status } from "../client/index.js";
 import { useSessiond } from "./helpers/fixture.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
+import { eventually, sleep } from "./helpers/wait.js";
 
 const ns = "SdkErrors";
-
-// eventually polls `check` until it holds (the server learns of a cancel asynchronously); bounded by the test timeout.
-async function eventually(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 function caught(promise: Promise<unknown>): Promise<ClientError> {
   return promise.then(
@@ -75,7 +71,8 @@ describe("SDK errors, cancellation and deadlines", function () {
     );
     expect(err.code).to.equal(status.CANCELLED);
     expect((err.cause as Error).message).to.equal("the user went away");
-    await eventually(() => env.sessiond.server.registry.openTransactions === 0);
+    // The server learns of the cancel asynchronously.
+    await eventually("the server to discard the transaction", () => env.sessiond.server.registry.openTransactions === 0);
     expect(await env.client.session(ns, "u1").get("cart")).to.deep.equal({});
   });
 
@@ -127,14 +124,15 @@ describe("SDK errors, cancellation and deadlines", function () {
         async (tx) => {
           await tx.set("cart", { pears: 2 });
           // The function dawdles past its deadline; the next op finds the stream ended.
-          await new Promise((resolve) => setTimeout(resolve, 300));
+          await sleep(300);
           await tx.get("cart");
         },
         { timeoutMs: 100 },
       ),
     );
     expect(err.code).to.equal(status.DEADLINE_EXCEEDED);
-    await eventually(() => env.sessiond.server.registry.openTransactions === 0);
+    // The server learns of the cancel asynchronously.
+    await eventually("the server to discard the transaction", () => env.sessiond.server.registry.openTransactions === 0);
     expect(await env.client.session(ns, "u1").get("cart")).to.deep.equal({});
   });
 

@@ -4,6 +4,7 @@ import { expect } from "chai";
 import { createSessionClient } from "../client/index.js";
 import { useSessiond } from "./helpers/fixture.js";
 import { startSessiond } from "./helpers/sessiond.js";
+import { fakeClock } from "./helpers/wait.js";
 
 const ns = "MemCacheSession";
 
@@ -18,9 +19,10 @@ describe("the lovely.session scenario with the SDK", function () {
 
   it("empties a session once its namespace's timeout has passed", async () => {
     // >>> timeoutSessionData.timeout=1 (a container whose namespace times out after 1 s)
+    const clock = fakeClock(); // the doctest sets lastAccessTime; here the clock is wound forward instead
     const short = await startSessiond({
       memcached: [env.memcached.address],
-      core: { namespaces: { [ns]: { timeoutSeconds: 1, resolutionSeconds: 0 } } },
+      core: { now: clock.now, namespaces: { [ns]: { timeoutSeconds: 1, resolutionSeconds: 0 } } },
     });
     const shortClient = createSessionClient(short.address);
     try {
@@ -31,8 +33,8 @@ describe("the lovely.session scenario with the SDK", function () {
       await timeoutSession.set("myData1", { info: "stored in memcache" });
       // >>> timeoutSession['myData1'] -> {'info': 'stored in memcache'}
       expect(await timeoutSession.get("myData1")).to.deep.equal({ info: "stored in memcache" });
-      // >>> timeoutSessionData.lastAccessTime=0: here, real time passes beyond the timeout
-      await new Promise((resolve) => setTimeout(resolve, 2200));
+      // >>> timeoutSessionData.lastAccessTime=0: here, the clock passes beyond the timeout
+      clock.advance(2200);
       // >>> timeoutSession['myData1'] is empty again
       expect(await timeoutSession.get("myData1")).to.deep.equal({});
     } finally {

@@ -10,6 +10,7 @@ import type { Store } from "../server/store/store.js";
 import { keyLine, keysOf, type MutableKeys, type RecordingLogger, recordingLogger } from "./helpers/data-keys.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import { bytes, uniqueKeys } from "./helpers/store-conformance.js";
+import { eventually } from "./helpers/wait.js";
 
 const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : Buffer.from(value).toString());
 
@@ -161,9 +162,10 @@ describe("the sealed store", () => {
     await sealed.set(key("s2"), bytes("sealed with B"), 3600);
     expect(text((await sealed.get(key("gen")))!.value)).to.equal("never expires");
     // The record with no expiry is re-sealed with B in the background; the one with a lifetime is not.
-    for (let i = 0; i < 50 && Buffer.from((await raw.get(key("gen")))!.value)[3] !== 0x42; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await eventually(
+      "the record with no expiry to be re-sealed with B",
+      async () => (await raw.get(key("gen")))!.value[3] === 0x42,
+    );
     expect(
       Buffer.from((await raw.get(key("gen")))!.value)
         .subarray(3, 4)

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { expect } from "chai";
 import { createKeyRing } from "../server/store/key-ring.js";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
@@ -11,6 +11,7 @@ import { keyLine, keysOf, recordingLogger } from "./helpers/data-keys.js";
 import type { MemcachedProcess } from "./helpers/memcached.js";
 import { startMemcached, startMemcachedPool } from "./helpers/memcached.js";
 import { bytes, describeStoreConformance, rejection, uniqueKeys } from "./helpers/store-conformance.js";
+import { sleep } from "./helpers/wait.js";
 
 // Every Store method, called with harmless arguments; each must fail the same way when memcached is down.
 const everyMethod = (store: Store, key: string): Record<string, () => Promise<unknown>> => ({
@@ -47,7 +48,7 @@ describe("the memory store on a fake clock", () => {
     await store.set("alive", bytes("x"), 0);
     expect(store.size).to.equal(101);
     nowMs += 1_000;
-    await new Promise((resolve) => setTimeout(resolve, 50)); // a few sweeps, no reads
+    await sleep(50); // a few sweeps, no reads
     expect(store.size).to.equal(1);
     await store.close();
   });
@@ -87,7 +88,7 @@ describe("the memcached store on one memcached", () => {
         const err = await rejection(call());
         const elapsedMs = Date.now() - started;
         expect(err, method).to.be.instanceOf(StoreUnavailableError);
-        expect(err.message, method).to.include(`memcached ${memcached.address} unreachable`);
+        expect(err.message, method).to.equal(`memcached ${memcached.address} unreachable: ECONNREFUSED`);
         expect(elapsedMs, method).to.be.lessThan(3000);
       }
 
@@ -117,6 +118,22 @@ describe("the memcached store on one memcached", () => {
       }
     });
 
+    it("fails a command whose connection the server closes with StoreUnavailableError, not a bug", async () => {
+      // A stand-in that accepts and reads the command, then hangs up without a reply.
+      const server = createServer((socket) => socket.once("data", () => socket.end()));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const address = `127.0.0.1:${(server.address() as { port: number }).port}`;
+      const dropping = createMemcachedStore({ servers: [address], cmdTimeoutMs: 5000 });
+      try {
+        const err = await rejection(dropping.get(key("a")));
+        expect(err).to.be.instanceOf(StoreUnavailableError);
+        expect(err.message).to.match(new RegExp(`^memcached ${address} unreachable: connection lost`));
+      } finally {
+        await dropping.close();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+
     it("gives up on a memcached that accepts no connection after connectTimeoutMs", async () => {
       // A frozen memcached with a listen backlog of 1: once two connections wait in the kernel's accept
       // queue, further connection attempts hang, as with a dropped network path.
@@ -137,7 +154,7 @@ describe("the memcached store on one memcached", () => {
         const err = await rejection(hanging.get(key("a")));
         const elapsedMs = Date.now() - started;
         expect(err).to.be.instanceOf(StoreUnavailableError);
-        expect(err.message).to.equal(`memcached ${frozen.address} unreachable: connect timeout`);
+        expect(err.message).to.equal(`memcached ${frozen.address} unreachable: no connection within 300 ms`);
         expect(elapsedMs).to.be.within(250, 1000);
       } finally {
         fillers.forEach((socket) => {

@@ -4,6 +4,7 @@ import { status } from "@grpc/grpc-js";
 import { expect } from "chai";
 import { useSessiond } from "./helpers/fixture.js";
 import { op, TransactionStreamDriver } from "./helpers/sessiond.js";
+import { eventually } from "./helpers/wait.js";
 
 const ns = "Streams";
 
@@ -12,9 +13,7 @@ describe("transaction streams", function () {
   const env = useSessiond();
   const read = (sessionId: string) => env.sessiond.call("get", { namespace: ns, sessionId, package: "p" }).then((r) => r.data);
   const openTransactions = () => env.sessiond.server.registry.openTransactions;
-  const until = async (check: () => boolean) => {
-    for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  };
+  const discarded = () => eventually("the server to discard the open transaction", () => openTransactions() === 0);
 
   it("discards an open transaction when the client ends the stream without commit", async () => {
     const tx = env.sessiond.stream();
@@ -22,7 +21,7 @@ describe("transaction streams", function () {
     await tx.send(op("set", { package: "p", data: { lost: true } }));
     expect(openTransactions()).to.equal(1);
     expect((await tx.end()).code).to.equal(status.OK);
-    await until(() => openTransactions() === 0);
+    await discarded();
     expect(openTransactions()).to.equal(0);
     expect(await read("ended")).to.deep.equal({});
   });
@@ -33,7 +32,7 @@ describe("transaction streams", function () {
     await tx.send(op("set", { package: "p", data: { lost: true } }));
     tx.call.cancel();
     expect((await tx.ended).code).to.equal(status.CANCELLED);
-    await until(() => openTransactions() === 0);
+    await discarded();
     expect(openTransactions()).to.equal(0);
     expect(await read("cancelled")).to.deep.equal({});
   });
@@ -52,7 +51,7 @@ describe("transaction streams", function () {
       await tx.send(op("begin", { namespace: ns, sessionId: "deadline" }));
       await tx.send(op("set", { package: "p", data: { lost: true } }));
       expect((await tx.ended).code).to.equal(status.DEADLINE_EXCEEDED);
-      await until(() => openTransactions() === 0);
+      await discarded();
       expect(openTransactions()).to.equal(0);
       expect(await read("deadline")).to.deep.equal({});
     } finally {

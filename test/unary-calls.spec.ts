@@ -5,6 +5,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { expect } from "chai";
 import { useSessiond } from "./helpers/fixture.js";
 import { startSessiond } from "./helpers/sessiond.js";
+import { fakeClock } from "./helpers/wait.js";
 
 const ns = "Shop";
 
@@ -100,13 +101,18 @@ describe("unary calls", function () {
   });
 
   it("shows an InvalidateAll to another instance within its generation cache time", async () => {
-    const other = await startSessiond({ memcached: [env.memcached.address], core: { generationCacheMs: 200 } });
+    // The other instance runs on a fake clock, so its cache's age is exact rather than slept through.
+    const clock = fakeClock();
+    const other = await startSessiond({ memcached: [env.memcached.address], core: { generationCacheMs: 200, now: clock.now } });
+    const read = () => other.call("get", { namespace: "Shared", sessionId: "a", package: "p" }).then((r) => r.data);
     try {
       await other.call("set", { namespace: "Shared", sessionId: "a", package: "p", data: { v: 1 } });
-      expect((await other.call("get", { namespace: "Shared", sessionId: "a", package: "p" })).data).to.deep.equal({ v: 1 });
+      expect(await read()).to.deep.equal({ v: 1 });
       await env.sessiond.call("invalidateAll", { namespace: "Shared" });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect((await other.call("get", { namespace: "Shared", sessionId: "a", package: "p" })).data).to.deep.equal({});
+      clock.advance(199);
+      expect(await read(), "within the cache time, the old generation may still be seen").to.deep.equal({ v: 1 });
+      clock.advance(2);
+      expect(await read(), "past the cache time, the invalidation shows").to.deep.equal({});
     } finally {
       await other.stop();
     }

@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import { RESOLUTION_RULE, TIMEOUT_RULE } from "../core/options.js";
+import { NAMESPACE_PATTERN } from "../core/validation.js";
 import type { NamespaceConfig } from "./config.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
 
@@ -13,7 +15,6 @@ export interface ConfigFile {
 
 // Every flag may stand in the file, except --config itself.
 const FILE_KEYS = new Set(FLAG_SETTINGS.map((s) => s.name).filter((name) => name !== "config"));
-const NAMESPACE = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
  * readConfigFile reads a JSON (`.json`) or YAML (any other name) config file. Keys are the flag names
@@ -58,16 +59,16 @@ function readNamespaces(value: unknown, path: string): Record<string, NamespaceC
   const result: Record<string, NamespaceConfig> = {};
   for (const [name, entry] of Object.entries(object(value, `namespaces in ${path}`))) {
     const where = `namespace ${JSON.stringify(name)} in ${path}`;
-    if (!NAMESPACE.test(name)) throw new ConfigError(`${where}: a namespace is 1..128 characters of [A-Za-z0-9._-]`);
+    if (!NAMESPACE_PATTERN.test(name)) throw new ConfigError(`${where}: a namespace is 1..128 characters of [A-Za-z0-9._-]`);
     const settings: NamespaceConfig = {};
     for (const [key, v] of Object.entries(object(entry, where))) {
       if (key === "timeout") {
-        if (!(typeof v === "number" && v > 0))
-          throw new ConfigError(`${where}: timeout must be a positive number of seconds, got ${JSON.stringify(v)}`);
+        if (!(typeof v === "number" && TIMEOUT_RULE.ok(v)))
+          throw new ConfigError(`${where}: timeout must be ${TIMEOUT_RULE.text}, got ${JSON.stringify(v)}`);
         settings.timeoutSeconds = v;
       } else if (key === "resolution") {
-        if (!(typeof v === "number" && v >= 0))
-          throw new ConfigError(`${where}: resolution must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
+        if (!(typeof v === "number" && RESOLUTION_RULE.ok(v)))
+          throw new ConfigError(`${where}: resolution must be ${RESOLUTION_RULE.text}, got ${JSON.stringify(v)}`);
         settings.resolutionSeconds = v;
       } else {
         throw new ConfigError(`${where}: unknown key ${JSON.stringify(key)}; known: timeout, resolution`);

@@ -1,4 +1,6 @@
 import { parseArgs } from "node:util";
+import { KEY_PREFIX_PATTERN } from "../core/keys.js";
+import { MIN_ITEM_BYTES, RESOLUTION_RULE, type Rule, TIMEOUT_RULE } from "../core/options.js";
 import { DataKeyError, readDataKeyFile } from "../store/data-keys.js";
 import { readConfigFile } from "./config-file.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
@@ -13,46 +15,47 @@ export interface NamespaceConfig {
 
 /**
  * Config is everything `sessiond serve` needs, each field resolved from its flag, else its environment
- * variable, else the config file, else its default (settings.ts lists the names and defaults).
+ * variable, else the config file, else its default: settings.ts lists the names, and each row takes its
+ * default from the options it sets (defaultCoreOptions, defaultSessionServerOptions...).
  */
 export interface Config {
   /** configFile is the config file read, if any. Flag --config, env SESSIOND_CONFIG. */
   configFile: string | undefined;
-  /** listen is the HOST:PORT to serve on. Default 0.0.0.0:50051. */
+  /** listen is the HOST:PORT to serve on. */
   listen: string;
   /** memcached lists HOST:PORT servers; empty means the in-process memory store. */
   memcached: string[];
-  /** timeoutSeconds is the session idle timeout of namespaces without their own. Default 3600. */
+  /** timeoutSeconds is the session idle timeout of namespaces without their own. */
   timeoutSeconds: number;
-  /** resolutionSeconds is the read-refresh resolution. Default (undefined): min(60, timeout/4). */
+  /** resolutionSeconds is the read-refresh resolution; undefined: the core's defaultResolutionSeconds. */
   resolutionSeconds: number | undefined;
-  /** namespaces are per-namespace timeouts and resolutions (config file only). Default none. */
+  /** namespaces are per-namespace timeouts and resolutions (config file only). */
   namespaces: Record<string, NamespaceConfig>;
-  /** logLevel is pino's level. Default info. */
+  /** logLevel is pino's level. */
   logLevel: string;
-  /** maxMessageBytes bounds gRPC messages both ways. Default 4 MiB. */
+  /** maxMessageBytes bounds gRPC messages both ways. */
   maxMessageBytes: number;
-  /** maxTransactions bounds open transactions per process (0: none). Default 10000. */
+  /** maxTransactions bounds open transactions per process (0: none). */
   maxTransactions: number;
-  /** idleTimeoutSeconds discards a transaction idle this long (0: never). Default 60. */
+  /** idleTimeoutSeconds discards a transaction idle this long (0: never). */
   idleTimeoutSeconds: number;
-  /** keepaliveSeconds is the keepalive ping interval. Default 30. */
+  /** keepaliveSeconds is the keepalive ping interval. */
   keepaliveSeconds: number;
-  /** keepaliveTimeoutSeconds is how long a keepalive ping may go unanswered. Default 10. */
+  /** keepaliveTimeoutSeconds is how long a keepalive ping may go unanswered. */
   keepaliveTimeoutSeconds: number;
-  /** graceSeconds is the shutdown grace period before calls in flight are cancelled. Default 10. */
+  /** graceSeconds is the shutdown grace period before calls in flight are cancelled. */
   graceSeconds: number;
-  /** maxItemBytes is memcached's item size limit. Default 1 MiB. */
+  /** maxItemBytes is memcached's item size limit. */
   maxItemBytes: number;
-  /** keyPrefix starts every memcached key. Default "sd1". */
+  /** keyPrefix starts every memcached key. */
   keyPrefix: string;
-  /** memcachedTimeoutMs bounds one memcached command. Default 1000 ms. */
+  /** memcachedTimeoutMs bounds one memcached command. */
   memcachedTimeoutMs: number;
-  /** healthIntervalSeconds is how often health pings the store. Default 2. */
+  /** healthIntervalSeconds is how often health pings the store. */
   healthIntervalSeconds: number;
-  /** workers is the number of cluster workers (1: no cluster). Default 1. */
+  /** workers is the number of cluster workers (1: no cluster). */
   workers: number;
-  /** dataKeysFile is the data key file that seals memcached records (checked readable here). Default none. */
+  /** dataKeysFile is the data key file that seals memcached records (checked readable here); none: clear. */
   dataKeysFile: string | undefined;
 }
 
@@ -84,31 +87,34 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     if (file.settings[name] !== undefined) return { value: file.settings[name], from: `${name} in ${configFile}` };
     return undefined;
   };
-  const get = <T>(name: string, parse: (value: unknown, from: string) => T, fallback: T): T => {
+  /** Internal: the setting's value, parsed, else its row's fallback. */
+  const get = <T>(name: string, parse: (value: unknown, from: string) => T): T => {
     const found = pick(name);
-    return found === undefined ? fallback : parse(found.value, found.from);
+    // A copy, so no Config can change a row's default (e.g. push to the memcached list).
+    if (found === undefined) return structuredClone(FLAG_SETTINGS.find((x) => x.name === name)!.fallback) as T;
+    return parse(found.value, found.from);
   };
 
   return {
     configFile,
-    listen: get("listen", hostPort, "0.0.0.0:50051"),
-    memcached: get("memcached", hostPortList, []),
-    timeoutSeconds: get("timeout", seconds, 3600),
-    resolutionSeconds: get("resolution", secondsOrZero, undefined),
+    listen: get("listen", hostPort),
+    memcached: get("memcached", hostPortList),
+    timeoutSeconds: get("timeout", ruled(TIMEOUT_RULE)),
+    resolutionSeconds: get<number | undefined>("resolution", ruled(RESOLUTION_RULE)),
     namespaces: file.namespaces,
-    logLevel: get("log-level", logLevel, "info"),
-    maxMessageBytes: get("max-message-bytes", integer(1024), 4 * 1024 * 1024),
-    maxTransactions: get("max-transactions", integer(0), 10_000),
-    idleTimeoutSeconds: get("idle-timeout", secondsOrZero, 60),
-    keepaliveSeconds: get("keepalive", seconds, 30),
-    keepaliveTimeoutSeconds: get("keepalive-timeout", seconds, 10),
-    graceSeconds: get("grace", secondsOrZero, 10),
-    maxItemBytes: get("max-item-bytes", integer(4096), 1024 * 1024),
-    keyPrefix: get("key-prefix", keyPrefix, "sd1"),
-    memcachedTimeoutMs: get("memcached-timeout", integer(1), 1000),
-    healthIntervalSeconds: get("health-interval", seconds, 2),
-    workers: get("workers", integer(1), 1),
-    dataKeysFile: get("data-keys", dataKeyFile, undefined),
+    logLevel: get("log-level", logLevel),
+    maxMessageBytes: get("max-message-bytes", integer(1024)),
+    maxTransactions: get("max-transactions", integer(0)),
+    idleTimeoutSeconds: get("idle-timeout", secondsOrZero),
+    keepaliveSeconds: get("keepalive", seconds),
+    keepaliveTimeoutSeconds: get("keepalive-timeout", seconds),
+    graceSeconds: get("grace", secondsOrZero),
+    maxItemBytes: get("max-item-bytes", integer(MIN_ITEM_BYTES)),
+    keyPrefix: get("key-prefix", keyPrefix),
+    memcachedTimeoutMs: get("memcached-timeout", integer(1)),
+    healthIntervalSeconds: get("health-interval", seconds),
+    workers: get("workers", integer(1)),
+    dataKeysFile: get("data-keys", dataKeyFile),
   };
 }
 
@@ -147,6 +153,10 @@ function integer(min: number) {
     number(value, from, `an integer >= ${min}`, (n) => Number.isSafeInteger(n) && n >= min);
 }
 
+function ruled(rule: Rule) {
+  return (value: unknown, from: string) => number(value, from, rule.text, rule.ok);
+}
+
 function logLevel(value: unknown, from: string): string {
   const level = String(value).trim().toLowerCase();
   if (!LOG_LEVELS.includes(level))
@@ -156,7 +166,7 @@ function logLevel(value: unknown, from: string): string {
 
 function keyPrefix(value: unknown, from: string): string {
   const prefix = String(value);
-  if (!/^[A-Za-z0-9._-]{1,8}$/.test(prefix)) {
+  if (!KEY_PREFIX_PATTERN.test(prefix)) {
     throw new ConfigError(`${from} ${JSON.stringify(value)} is not 1..8 characters of [A-Za-z0-9._-]`);
   }
   return prefix;

@@ -1,7 +1,11 @@
+import { DEFAULT_RESOLUTION_TEXT, defaultCoreOptions } from "../core/options.js";
+import { defaultSessionServerOptions } from "../grpc/session-server.js";
+import { defaultMemcachedStoreOptions } from "../store/memcached-store.js";
+
 /**
  * Setting describes one setting of `sessiond serve`: its flag (`--name`), its environment variable and its
- * config-file key (the flag's name), the placeholder of its value, its default as shown to people, and
- * what it does. `--help` and the README's settings table are made from the same words.
+ * config-file key (the flag's name), the placeholder of its value, its default, and what it does.
+ * `--help`, the README's settings table and the config's fallbacks are made from the same row.
  */
 export interface Setting {
   /** name is the flag without dashes and the key in the config file, e.g. "max-message-bytes". */
@@ -10,7 +14,12 @@ export interface Setting {
   readonly env: string;
   /** arg names the value in usage text, e.g. "BYTES". */
   readonly arg: string;
-  /** defaultText is the default as people read it. */
+  /**
+   * fallback is the value the config takes when neither flag, variable nor file sets it (undefined: none),
+   * in the setting's own unit. Where an options object has the default, the row reads it from there.
+   */
+  readonly fallback: unknown;
+  /** defaultText is the default as people read it: the fallback, unless the row says it in words. */
   readonly defaultText: string;
   /** help says what the setting does and what happens when its bound is hit. */
   readonly help: string;
@@ -23,74 +32,101 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-function setting(name: string, arg: string, defaultText: string, help: string): Setting {
-  return { name, env: `SESSIOND_${name.toUpperCase().replaceAll("-", "_")}`, arg, defaultText, help };
+/**
+ * setting makes a row: `fallback` is the default value (undefined: none), `shown` the default in words when
+ * its plain text would not do.
+ */
+function setting(name: string, arg: string, fallback: unknown, help: string, shown?: string): Setting {
+  const defaultText = shown ?? (fallback === undefined ? "none" : String(fallback));
+  return { name, env: `SESSIOND_${name.toUpperCase().replaceAll("-", "_")}`, arg, fallback, defaultText, help };
 }
+
+const core = defaultCoreOptions;
+const server = defaultSessionServerOptions;
 
 /** SETTINGS lists every setting of `sessiond serve`, in the order `--help` shows them. */
 export const SETTINGS: readonly Setting[] = [
-  setting("config", "FILE", "none", "JSON or YAML file with any of these settings (keys as the flag names) and `namespaces`"),
+  setting("config", "FILE", undefined, "JSON or YAML file with any of these settings (keys as the flag names) and `namespaces`"),
   setting("listen", "HOST:PORT", "0.0.0.0:50051", "address to serve gRPC on (port 0 picks a free one)"),
   setting(
     "memcached",
     "HOST:PORT[,...]",
-    "none: in-process memory store",
+    [],
     "memcached servers; keys spread over several by md5 ketama, as twemproxy",
+    "none: in-process memory store",
   ),
-  setting("timeout", "SECONDS", "3600", "idle timeout of a session, for namespaces the config file does not name"),
+  setting("timeout", "SECONDS", core.timeoutSeconds, "idle timeout of a session, for namespaces the config file does not name"),
   setting(
     "resolution",
     "SECONDS",
-    "min(60, timeout/4)",
+    undefined,
     "a pure read refreshes a session only when its last refresh is older than this",
+    DEFAULT_RESOLUTION_TEXT,
   ),
   setting("log-level", "LEVEL", "info", "fatal, error, warn, info, debug (one line per call) or trace"),
   setting(
     "max-message-bytes",
     "BYTES",
-    "4194304",
+    server.maxMessageBytes,
     "largest gRPC message received or sent; larger ones fail RESOURCE_EXHAUSTED (8)",
   ),
   setting(
     "max-transactions",
     "N",
-    "10000",
+    server.maxOpenTransactions,
     "open transactions per process (0: no bound); past it, begin answers RESOURCE_EXHAUSTED (8)",
   ),
   setting(
     "idle-timeout",
     "SECONDS",
-    "60",
+    server.idleTimeoutMs / 1000,
     "an open transaction with no op for this long is discarded, its stream ended DEADLINE_EXCEEDED (4) (0: never)",
   ),
   setting(
     "keepalive",
     "SECONDS",
-    "30",
+    server.keepaliveMs / 1000,
     "ping each connection this often, so dead clients are noticed and their transactions discarded",
   ),
-  setting("keepalive-timeout", "SECONDS", "10", "a keepalive ping unanswered this long closes the connection"),
-  setting("grace", "SECONDS", "10", "on SIGTERM/SIGINT, calls in flight get this long to finish before they are cancelled"),
+  setting(
+    "keepalive-timeout",
+    "SECONDS",
+    server.keepaliveTimeoutMs / 1000,
+    "a keepalive ping unanswered this long closes the connection",
+  ),
+  setting("grace", "SECONDS", 10, "on SIGTERM/SIGINT, calls in flight get this long to finish before they are cancelled"),
   setting(
     "max-item-bytes",
     "BYTES",
-    "1048576",
+    core.maxItemBytes,
     "memcached's item size limit (its -I); a larger session fails RESOURCE_EXHAUSTED (8)",
   ),
-  setting("key-prefix", "PREFIX", "sd1", "starts every memcached key (1..8 of [A-Za-z0-9._-]), to share a memcached"),
-  setting("memcached-timeout", "MS", "1000", "how long a memcached command may take before the call fails UNAVAILABLE (14)"),
-  setting("health-interval", "SECONDS", "2", "how often health pings the store (a call failing UNAVAILABLE also checks at once)"),
+  setting("key-prefix", "PREFIX", core.keyPrefix, "starts every memcached key (1..8 of [A-Za-z0-9._-]), to share a memcached"),
+  setting(
+    "memcached-timeout",
+    "MS",
+    defaultMemcachedStoreOptions.cmdTimeoutMs,
+    "how long a memcached command may take before the call fails UNAVAILABLE (14)",
+  ),
+  setting(
+    "health-interval",
+    "SECONDS",
+    server.healthIntervalMs / 1000,
+    "how often health pings the store (a call failing UNAVAILABLE also checks at once)",
+  ),
   setting(
     "data-keys",
     "FILE",
-    "none: records stored in clear",
+    undefined,
     "seal every memcached record (AES-256-GCM): lines of ID:BASE64, the first key seals, all open; SIGHUP re-reads",
+    "none: records stored in clear",
   ),
-  setting("workers", "N", "1", "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
+  setting("workers", "N", 1, "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
   {
     name: "namespaces",
     env: "",
     arg: "",
+    fallback: undefined,
     defaultText: "none",
     help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS}',
     fileOnly: true,

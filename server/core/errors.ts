@@ -37,3 +37,12 @@ export function invalidArgument(message: string): SessionError {
 export function failedPrecondition(message: string): SessionError {
   return new SessionError(Code.FAILED_PRECONDITION, message);
 }
+
+/**
+ * OptionsError says an option of the core cannot work (a timeout over 30 days, a resolution over its
+ * timeout, a bad key prefix...), naming it. It is a configuration mistake, found at start: sessiond turns it
+ * (and only it) into a configuration error that exits 2; any other error while starting stays a bug.
+ */
+export class OptionsError extends Error {
+  override name = "OptionsError";
+}

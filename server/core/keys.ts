@@ -1,4 +1,8 @@
 import { createHash } from "node:crypto";
+import { OptionsError } from "./errors.js";
+
+/** KEY_PREFIX_PATTERN is the rule of `--key-prefix`: 1..8 characters of [A-Za-z0-9._-] (keys stay short and printable). */
+export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._-]{1,8}$/;
 
 /**
  * Keys derives every memcached key sessiond uses. No caller string reaches memcached raw: a session id is
@@ -12,8 +16,8 @@ import { createHash } from "node:crypto";
  */
 export class Keys {
   constructor(private readonly prefix: string) {
-    if (!/^[A-Za-z0-9._-]{1,8}$/.test(prefix)) {
-      throw new Error(`key prefix ${JSON.stringify(prefix)} is invalid: use 1..8 characters of [A-Za-z0-9._-]`);
+    if (!KEY_PREFIX_PATTERN.test(prefix)) {
+      throw new OptionsError(`key prefix ${JSON.stringify(prefix)} is invalid: use 1..8 characters of [A-Za-z0-9._-]`);
     }
   }
 

@@ -1,80 +1,133 @@
 import { MAX_LIFETIME_SECONDS } from "../store/store.js";
+import { OptionsError } from "./errors.js";
 
 /** NamespaceSettings are the expiry settings of one namespace. */
 export interface NamespaceSettings {
-  /** timeoutSeconds: a session idle this long is gone. Default 3600. */
+  /** timeoutSeconds: a session idle this long is gone. Default `defaultCoreOptions.timeoutSeconds`. */
   timeoutSeconds: number;
   /**
    * resolutionSeconds: a pure read refreshes the session's last-access time only when the last refresh
-   * is older than this (zope.session's resolution), to spare writes. Default min(60, timeout / 4).
+   * is older than this (zope.session's resolution), to spare writes. Default `defaultResolutionSeconds`.
    */
   resolutionSeconds: number;
 }
 
-/** CoreOptions configure the session core; every field has a documented default. */
+/** CoreOptions configure the session core; each default lives in `defaultCoreOptions`, with its unit. */
 export interface CoreOptions {
-  /** timeoutSeconds is the default idle timeout of every namespace, in seconds. Default 3600. */
+  /** timeoutSeconds is the default idle timeout of every namespace, in seconds. */
   timeoutSeconds: number;
-  /** resolutionSeconds is the default refresh resolution; default min(60, timeoutSeconds / 4). */
+  /** resolutionSeconds is the default refresh resolution; when absent, `defaultResolutionSeconds(timeout)`. */
   resolutionSeconds?: number;
-  /** namespaces holds per-namespace overrides of timeout and resolution. Default none. */
+  /** namespaces holds per-namespace overrides of timeout and resolution. */
   namespaces: Record<string, Partial<NamespaceSettings>>;
-  /** maxItemBytes is memcached's item size limit (`-I`); records must fit with the key. Default 1 MiB. */
+  /** maxItemBytes is memcached's item size limit (`-I`); records must fit with the key. */
   maxItemBytes: number;
-  /** keyPrefix starts every memcached key, to share a memcached with other users. Default "sd1". */
+  /** keyPrefix starts every memcached key, to share a memcached with other users (see `KEY_PREFIX_PATTERN`). */
   keyPrefix: string;
-  /** indexShards is how many shards each namespace's session index has. Default 64. */
+  /** indexShards is how many shards each namespace's session index has. */
   indexShards: number;
   /**
    * generationCacheMs is how long an instance trusts its cached namespace generation, so how long other
-   * instances may still see sessions after an InvalidateAll. Default 1000 ms.
+   * instances may still see sessions after an InvalidateAll.
    */
   generationCacheMs: number;
-  /** casAttempts bounds the compare-and-swap retries of unary writes before ABORTED. Default 20. */
+  /** casAttempts bounds the compare-and-swap retries of unary writes before ABORTED. */
   casAttempts: number;
-  /** now is the clock in Unix ms (for tests). Default Date.now. */
+  /** now is the clock in Unix ms (tests wind it forward instead of sleeping). */
   now: () => number;
 }
 
-/** defaultCoreOptions are the defaults behind createSessionCore's Partial<CoreOptions>. */
+/**
+ * defaultCoreOptions are the defaults behind createSessionCore's Partial<CoreOptions>: the one home of each
+ * default (`sessiond serve --help` and the config fallbacks are derived from here).
+ */
 export const defaultCoreOptions: CoreOptions = {
-  timeoutSeconds: 3600,
-  namespaces: {},
-  maxItemBytes: 1024 * 1024,
+  timeoutSeconds: 3600, // seconds: one hour idle
+  namespaces: {}, // none: every namespace follows timeoutSeconds
+  maxItemBytes: 1024 * 1024, // bytes: memcached's default -I (1 MiB)
   keyPrefix: "sd1",
-  indexShards: 64,
-  generationCacheMs: 1000,
-  casAttempts: 20,
-  now: Date.now,
+  indexShards: 64, // shards per namespace index
+  generationCacheMs: 1000, // ms
+  casAttempts: 20, // attempts
+  now: Date.now, // Unix ms
 };
 
-/** RECORD_OVERHEAD_BYTES is what memcached needs beside the value in an item (key, header): kept free. */
+/** RESOLUTION_CAP_SECONDS caps the default resolution (seconds): `defaultResolutionSeconds`. */
+export const RESOLUTION_CAP_SECONDS = 60;
+
+/** defaultResolutionSeconds is a namespace's resolution when none is set: min(60, timeout / 4), in seconds. */
+export function defaultResolutionSeconds(timeoutSeconds: number): number {
+  return Math.min(RESOLUTION_CAP_SECONDS, timeoutSeconds / 4);
+}
+
+/** DEFAULT_RESOLUTION_TEXT is `defaultResolutionSeconds` as people read it (help text, README). */
+export const DEFAULT_RESOLUTION_TEXT = `min(${RESOLUTION_CAP_SECONDS}, timeout/4)`;
+
+/**
+ * MAX_TIMEOUT_SECONDS is the longest idle timeout (seconds): memcached's largest relative expiry (30 days)
+ * less a minute, since a record lives a little longer than its timeout (`lifetimeSeconds`).
+ */
+export const MAX_TIMEOUT_SECONDS = MAX_LIFETIME_SECONDS - 60;
+
+/** MIN_ITEM_BYTES is the smallest memcached item size limit sessiond accepts (bytes). */
+export const MIN_ITEM_BYTES = 4096;
+
+/**
+ * Rule is one range a number must be in: `ok` tests it, `text` says it to people ("a number of seconds...").
+ * Config files and flags are checked with the same rules as the core's options.
+ */
+export interface Rule {
+  readonly text: string;
+  ok(n: number): boolean;
+}
+
+/** TIMEOUT_RULE is the range of an idle timeout: seconds > 0 and at most MAX_TIMEOUT_SECONDS (30 days). */
+export const TIMEOUT_RULE: Rule = {
+  text: `a number of seconds > 0 and at most ${MAX_TIMEOUT_SECONDS} (30 days less a minute)`,
+  ok: (n) => n > 0 && n <= MAX_TIMEOUT_SECONDS,
+};
+
+/** RESOLUTION_RULE is the range of a resolution: seconds >= 0 (and, checked per namespace, at most its timeout). */
+export const RESOLUTION_RULE: Rule = {
+  text: "a number of seconds >= 0, at most the timeout",
+  ok: (n) => n >= 0 && n <= MAX_TIMEOUT_SECONDS,
+};
+
+/**
+ * RECORD_OVERHEAD_BYTES is what memcached needs beside the value in an item, kept free under maxItemBytes by
+ * every record sessiond writes (sessions and index shards). memcached 1.6 counts an item as its header
+ * (48 bytes on 64-bit) + the CAS value (8) + the key and its NUL (at most 251) + the flags suffix (4) + the
+ * value's trailing CRLF (2): at most 313 bytes (items.c item_make_header, slabs_clsid). 512 covers that with
+ * room; 1024 (once used for the index) only wasted space.
+ */
 export const RECORD_OVERHEAD_BYTES = 512;
 
 /**
- * namespaceSettings resolves the timeout and resolution of a namespace from the options.
- * Throws a plain Error for impossible settings: those are configuration mistakes, found at start.
+ * namespaceSettings resolves the timeout and resolution of a namespace from the options (the namespace's
+ * own, else the options' defaults, else `defaultResolutionSeconds`).
  */
 export function namespaceSettings(options: CoreOptions, namespace: string): NamespaceSettings {
   const override = options.namespaces[namespace] ?? {};
   const timeoutSeconds = override.timeoutSeconds ?? options.timeoutSeconds;
-  const resolutionSeconds = override.resolutionSeconds ?? options.resolutionSeconds ?? Math.min(60, timeoutSeconds / 4);
+  const resolutionSeconds = override.resolutionSeconds ?? options.resolutionSeconds ?? defaultResolutionSeconds(timeoutSeconds);
   return { timeoutSeconds, resolutionSeconds };
 }
 
-/** checkCoreOptions throws when a setting cannot work, naming it. */
+/** checkCoreOptions throws an OptionsError when a setting cannot work, naming it. */
 export function checkCoreOptions(options: CoreOptions): void {
   for (const ns of ["(default)", ...Object.keys(options.namespaces)]) {
     const s = namespaceSettings(options, ns);
-    if (!(s.timeoutSeconds > 0 && s.timeoutSeconds <= MAX_LIFETIME_SECONDS - 60)) {
-      throw new Error(`timeout of namespace ${ns} must be > 0 and < 30 days, got ${s.timeoutSeconds}`);
+    if (!TIMEOUT_RULE.ok(s.timeoutSeconds)) {
+      throw new OptionsError(`timeout of namespace ${ns} must be ${TIMEOUT_RULE.text}, got ${s.timeoutSeconds}`);
     }
-    if (!(s.resolutionSeconds >= 0 && s.resolutionSeconds <= s.timeoutSeconds)) {
-      throw new Error(`resolution of namespace ${ns} must be between 0 and its timeout, got ${s.resolutionSeconds}`);
+    if (!(RESOLUTION_RULE.ok(s.resolutionSeconds) && s.resolutionSeconds <= s.timeoutSeconds)) {
+      throw new OptionsError(`resolution of namespace ${ns} must be ${RESOLUTION_RULE.text}, got ${s.resolutionSeconds}`);
     }
   }
-  if (!(options.maxItemBytes >= 4096)) throw new Error(`maxItemBytes must be >= 4096, got ${options.maxItemBytes}`);
+  if (!(options.maxItemBytes >= MIN_ITEM_BYTES)) {
+    throw new OptionsError(`maxItemBytes must be >= ${MIN_ITEM_BYTES}, got ${options.maxItemBytes}`);
+  }
   if (!(Number.isInteger(options.indexShards) && options.indexShards >= 1 && options.indexShards <= 4096)) {
-    throw new Error(`indexShards must be an integer in 1..4096, got ${options.indexShards}`);
+    throw new OptionsError(`indexShards must be an integer in 1..4096, got ${options.indexShards}`);
   }
 }

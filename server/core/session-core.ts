@@ -4,7 +4,7 @@ import type { Store } from "../store/store.js";
 import { Code, SessionError } from "./errors.js";
 import { Generations } from "./generations.js";
 import { Keys } from "./keys.js";
-import { type CoreOptions, checkCoreOptions, defaultCoreOptions } from "./options.js";
+import { type CoreOptions, checkCoreOptions, defaultCoreOptions, RECORD_OVERHEAD_BYTES } from "./options.js";
 import { type Logger, SessionIndex } from "./session-index.js";
 import { listSessions, type SessionPage } from "./session-listing.js";
 import { copyPackages, deleteFrom, mergeInto, packageOf } from "./session-record.js";
@@ -40,6 +40,9 @@ export interface SessionCore {
   ping(): Promise<void>;
 }
 
+// CREATE_ATTEMPTS bounds the ids createSession draws: one is enough unless the store misbehaves.
+const CREATE_ATTEMPTS = 3;
+
 /** createSessionCore builds the core over a store; options are merged over `defaultCoreOptions`. */
 export function createSessionCore(store: Store, options: Partial<CoreOptions> = {}, logger?: Logger): SessionCore {
   const opts: CoreOptions = { ...defaultCoreOptions, ...options };
@@ -47,7 +50,7 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
   const log: Logger = logger ?? { warn() {} };
   const keys = new Keys(opts.keyPrefix);
   const generations = new Generations(store, keys, opts.generationCacheMs, opts.now);
-  const index = new SessionIndex(store, keys, opts.indexShards, opts.maxItemBytes - 1024, log);
+  const index = new SessionIndex(store, keys, opts.indexShards, opts.maxItemBytes - RECORD_OVERHEAD_BYTES, log);
   const repository = new SessionRepository(store, keys, generations, index, opts);
 
   /** Internal: runs a read-modify-write until its compare-and-swap goes through. */
@@ -71,11 +74,16 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
   return {
     async createSession(namespace) {
       checkNamespace(namespace);
-      for (;;) {
+      for (let attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
         const sessionId = newSessionId();
         // add, never overwrite: an id that exists (it will not, at 192 bits) is drawn again.
         if (await repository.write(await repository.read(namespace, sessionId), {})) return sessionId;
       }
+      // Not the caller's doing: a plain Error, logged in full and answered INTERNAL.
+      throw new Error(
+        `createSession in namespace ${quote(namespace)}: storage refused to add ${CREATE_ATTEMPTS} fresh random ids; ` +
+          `192-bit ids do not collide, so the store refuses every add (is another program writing under key prefix ${quote(opts.keyPrefix)}?)`,
+      );
     },
 
     async get(namespace, sessionId, pkg, keyList) {
@@ -145,7 +153,7 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
   };
 }
 
-/** newSessionId draws 192 bits from the CSPRNG, base64url: 32 URL-safe characters. */
-export function newSessionId(): string {
+// newSessionId draws 192 bits from the CSPRNG, base64url: 32 URL-safe characters.
+function newSessionId(): string {
   return randomBytes(24).toString("base64url");
 }

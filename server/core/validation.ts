@@ -1,8 +1,10 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { invalidArgument } from "./errors.js";
 
-// Internal: the contract's name rules (CONTRACT.md "Concepts").
-const NAMESPACE = /^[A-Za-z0-9._-]{1,128}$/;
+/** NAMESPACE_PATTERN is the contract's namespace rule: 1..128 characters of [A-Za-z0-9._-] (CONTRACT.md "Concepts"). */
+export const NAMESPACE_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
+// Internal: the contract's other name rules (CONTRACT.md "Concepts").
 const SESSION_ID = /^[\x21-\x7e]{1,256}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -17,7 +19,7 @@ export const MAX_VALUE_DEPTH = 32;
 
 /** checkNamespace throws INVALID_ARGUMENT unless ns is 1..128 chars of [A-Za-z0-9._-]. */
 export function checkNamespace(ns: string): void {
-  if (!NAMESPACE.test(ns)) {
+  if (!NAMESPACE_PATTERN.test(ns)) {
     throw invalidArgument(`namespace ${quote(ns)} is invalid: use 1..128 characters of A-Z, a-z, 0-9, '.', '_' or '-'`);
   }
 }

@@ -9,30 +9,33 @@ import { StreamRegistry } from "./stream-registry.js";
 import { TransactionStream } from "./transaction-stream.js";
 import { createUnaryHandlers } from "./unary-handlers.js";
 
-/** SessionServerOptions configure the gRPC side of sessiond; each has a documented default. */
+/** SessionServerOptions configure the gRPC side of sessiond; each default lives in `defaultSessionServerOptions`. */
 export interface SessionServerOptions {
-  /** maxMessageBytes bounds received and sent messages; larger ones get RESOURCE_EXHAUSTED. Default 4 MiB. */
+  /** maxMessageBytes bounds received and sent messages; larger ones get RESOURCE_EXHAUSTED. */
   maxMessageBytes: number;
-  /** maxOpenTransactions bounds open transactions in the process (RESOURCE_EXHAUSTED past it). Default 10000. */
+  /** maxOpenTransactions bounds open transactions in the process (RESOURCE_EXHAUSTED past it). */
   maxOpenTransactions: number;
-  /** idleTimeoutMs discards an open transaction with no op for this long (0 = never). Default 60000 ms. */
+  /** idleTimeoutMs discards an open transaction with no op for this long (0 = never). */
   idleTimeoutMs: number;
-  /** keepaliveMs pings idle connections this often to notice dead clients. Default 30000 ms. */
+  /** keepaliveMs pings idle connections this often to notice dead clients. */
   keepaliveMs: number;
-  /** keepaliveTimeoutMs is how long a keepalive ping may go unanswered. Default 10000 ms. */
+  /** keepaliveTimeoutMs is how long a keepalive ping may go unanswered. */
   keepaliveTimeoutMs: number;
-  /** healthIntervalMs is how often health pings the store. Default 2000 ms. */
+  /** healthIntervalMs is how often health pings the store. */
   healthIntervalMs: number;
 }
 
-/** defaultSessionServerOptions are the defaults behind createSessionServer's Partial options. */
+/**
+ * defaultSessionServerOptions are the defaults behind createSessionServer's Partial options: the one home of
+ * each (`sessiond serve --help` and the config fallbacks are derived from here).
+ */
 export const defaultSessionServerOptions: SessionServerOptions = {
-  maxMessageBytes: 4 * 1024 * 1024,
-  maxOpenTransactions: 10_000,
-  idleTimeoutMs: 60_000,
-  keepaliveMs: 30_000,
-  keepaliveTimeoutMs: 10_000,
-  healthIntervalMs: 2000,
+  maxMessageBytes: 4 * 1024 * 1024, // bytes (4 MiB)
+  maxOpenTransactions: 10_000, // transactions per process
+  idleTimeoutMs: 60_000, // ms
+  keepaliveMs: 30_000, // ms
+  keepaliveTimeoutMs: 10_000, // ms
+  healthIntervalMs: 2000, // ms
 };
 
 /** SessionServer is a running-or-ready sessiond gRPC server. */

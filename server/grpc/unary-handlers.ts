@@ -94,8 +94,8 @@ export function createUnaryHandlers(core: SessionCore, logger: Logger): Record<s
   };
 }
 
-/** summarize names the request's session for logs, without its data. */
-export function summarize(req: object): object {
+// summarize names the request's session for logs, without its data.
+function summarize(req: object): object {
   const { namespace, sessionId, package: pkg } = req as Record<string, unknown>;
   return { namespace, sessionId, package: pkg };
 }

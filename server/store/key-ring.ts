@@ -63,12 +63,10 @@ export function createKeyRing(servers: readonly string[]): KeyRing {
   };
 }
 
-/**
- * ketamaHashesPerServer is how many md5 digests (of 4 points each) twemproxy puts on the ring for each of
- * `count` servers of equal weight, reproducing its single-precision arithmetic:
- * floorf(pct * 160 / 4 * count + 1e-10) with pct = 1.0f / count. Internal; exported for tests.
- */
-export function ketamaHashesPerServer(count: number): number {
+// ketamaHashesPerServer is how many md5 digests (of 4 points each) twemproxy puts on the ring for each of
+// `count` servers of equal weight, reproducing its single-precision arithmetic:
+// floorf(pct * 160 / 4 * count + 1e-10) with pct = 1.0f / count.
+function ketamaHashesPerServer(count: number): number {
   const f = Math.fround;
   const pct = f(1 / count);
   const scaled = f(f(f(pct * KETAMA_POINTS_PER_SERVER) / KETAMA_POINTS_PER_HASH) * f(count));

@@ -22,8 +22,21 @@ export interface MemcachedServerOptions {
 // memcached replies that are answers, not failures: each method lists those that mean `false`.
 type Refusal = "NOT_STORED" | "EXISTS" | "NOT_FOUND";
 
-// memcache-client's messages for a lost or unanswered connection (connection.ts in memcache-client 1.0.5).
-const TRANSPORT_FAILURE = /^(Command timeout|connect timeout|connect failed|socket |Shutdown requested|MemcacheConnection )/;
+// Node's error codes (net, dns, libuv) for a server that cannot be reached or a connection that broke.
+const TRANSPORT_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EADDRNOTAVAIL",
+]);
 
 /**
  * createMemcachedServer returns a Store over one memcached server ("host:port") through one
@@ -48,12 +61,13 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
   // other failure into a StoreUnavailableError (transport) or an Error naming the server (a reply).
   async function send<T>(run: () => Promise<T>, refusals: readonly Refusal[] = []): Promise<T | false> {
     if (closed) throw new StoreUnavailableError(`memcached ${address}: store is closed`);
+    const started = performance.now();
     try {
       return await run();
     } catch (err) {
       const reply = replyOf(err);
       if (reply !== undefined && (refusals as readonly string[]).includes(reply)) return false;
-      throw translate(address, options.cmdTimeoutMs, err);
+      throw translate(address, options, performance.now() - started, err);
     }
   }
 
@@ -142,17 +156,35 @@ function replyOf(err: unknown): string | undefined {
   return Array.isArray(tokens) && typeof tokens[0] === "string" ? tokens[0] : undefined;
 }
 
-function translate(address: string, cmdTimeoutMs: number, err: unknown): Error {
+/**
+ * translate turns a failure of memcache-client into an Error by its kind, never by its message text (as
+ * connect-node's node-error.ts does):
+ * - a reply (memcache-client sets `cmdTokens`, e.g. SERVER_ERROR): an Error naming the server;
+ * - a node error code along the cause chain (ECONNREFUSED, ECONNRESET, ETIMEDOUT...): unavailable;
+ * - `connecting: true` without a code: memcache-client's connect timeout, unavailable;
+ * - an instance of plain `Error` (no subclass): memcache-client 1.0.5 fails every command queued on a
+ *   connection it shuts down (socket end, close or error, command timeout) with `new Error(reason)`
+ *   (connection.js `_shutdown`): unavailable, a timeout when it took cmdTimeoutMs;
+ * - anything else (TypeError, RangeError...) is a bug and stays one.
+ */
+function translate(address: string, options: MemcachedServerOptions, elapsedMs: number, err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
   if (replyOf(err) !== undefined) {
-    return new Error(`memcached ${address} refused the command: ${(err as Error).message}`, { cause: err });
+    return new Error(`memcached ${address} refused the command: ${message}`, { cause: err });
   }
-  const e = err as { message?: unknown; code?: unknown; connecting?: unknown } | null;
-  const message = typeof e?.message === "string" ? e.message : String(err);
-  if (message === "Command timeout") {
-    return new StoreUnavailableError(`memcached ${address} unreachable: no answer within ${cmdTimeoutMs} ms`, { cause: err });
+  const unavailable = (reason: string) =>
+    new StoreUnavailableError(`memcached ${address} unreachable: ${reason}`, { cause: err });
+  for (let cause: unknown = err, depth = 0; cause instanceof Error && depth < 8; cause = cause.cause, depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && TRANSPORT_CODES.has(code)) return unavailable(code);
+    if ((cause as { connecting?: unknown }).connecting === true) {
+      return unavailable(`no connection within ${options.connectTimeoutMs} ms`);
+    }
   }
-  if (typeof e?.code === "string" || e?.connecting === true || TRANSPORT_FAILURE.test(message)) {
-    return new StoreUnavailableError(`memcached ${address} unreachable: ${message}`, { cause: err });
+  if (err instanceof Error && Object.getPrototypeOf(err) === Error.prototype) {
+    // memcache-client's timer checks every cmdTimeout/4 at most, so a timed-out command took at least cmdTimeoutMs.
+    if (elapsedMs >= options.cmdTimeoutMs) return unavailable(`no answer within ${options.cmdTimeoutMs} ms`);
+    return unavailable(`connection lost (${message})`);
   }
   return new Error(`memcached ${address}: unexpected failure: ${message}`, { cause: err });
 }

@@ -9,12 +9,12 @@ export type { StoreLogger } from "./memcached-server.js";
 export interface MemcachedStoreOptions {
   /** servers are the memcached servers as "host:port"; with several, keys are spread by md5 ketama (as twemproxy). */
   servers: readonly string[];
-  /** cmdTimeoutMs bounds the wait for a reply, in milliseconds. Default: 1000. */
+  /** cmdTimeoutMs bounds the wait for a reply, in milliseconds. Default: `defaultMemcachedStoreOptions`. */
   cmdTimeoutMs?: number;
-  /** connectTimeoutMs bounds the wait for a TCP connection, in milliseconds. Default: 1000. */
+  /** connectTimeoutMs bounds the wait for a TCP connection, in milliseconds. Default: `defaultMemcachedStoreOptions`. */
   connectTimeoutMs?: number;
   /**
-   * maxConnections is the number of connections per server. Default: 2, a guess, not a measurement: the
+   * maxConnections is the number of connections per server. Default: 2 (`defaultMemcachedStoreOptions`), a guess, not a measurement: the
    * text protocol pipelines, so one connection carries many concurrent commands; a second one keeps small
    * commands from queueing behind a large value's transfer.
    */
@@ -29,7 +29,8 @@ export interface MemcachedStoreOptions {
   logger?: StoreLogger;
 }
 
-const defaults = {
+/** defaultMemcachedStoreOptions are the defaults behind createMemcachedStore's optional fields. */
+export const defaultMemcachedStoreOptions = {
   cmdTimeoutMs: 1000, // ms
   connectTimeoutMs: 1000, // ms
   maxConnections: 2, // connections per server
@@ -56,7 +57,7 @@ const REPLICA_CACHE_SIZE = 10_000;
  * - `ping` asks every server for its version; `close` shuts every connection and the store is unusable after.
  */
 export function createMemcachedStore(options: MemcachedStoreOptions): Store {
-  const settings = { ...defaults, ...withoutUndefined(options) };
+  const settings = { ...defaultMemcachedStoreOptions, ...withoutUndefined(options) };
   for (const name of ["cmdTimeoutMs", "connectTimeoutMs", "maxConnections", "replicas"] as const) {
     // memcache-client reads 0 as "use its own default" (5 s) or "no timeout": neither is wanted here.
     if (!Number.isSafeInteger(settings[name]) || settings[name] <= 0) {

@@ -1,8 +1,9 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { delimiter, join } from "node:path";
+import { freePort, sleep } from "./wait.js";
 
 /** MemcachedOptions configures `startMemcached`; every field has a default. */
 export interface MemcachedOptions {
@@ -107,7 +108,7 @@ export async function startMemcached(options: Partial<MemcachedOptions> = {}): P
 
   // A port found free may be taken before memcached binds it: try a few.
   for (let attempt = 1; ; attempt++) {
-    port = await freePort();
+    port = await freePort(HOST);
     try {
       await launch();
       break;
@@ -176,7 +177,7 @@ async function stopped(pid: number): Promise<void> {
       return;
     }
     if (states.every((state) => state === "T" || state === "t")) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
   }
 }
 
@@ -202,18 +203,6 @@ function findMemcached(): string {
   throw new Error("memcached not found (tried $MEMCACHED_BIN, PATH, /usr/bin): install it, e.g. apt-get install memcached");
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 // answersVersion polls with a raw `stats` until memcached answers, or rejects after timeoutMs. It checks
 // the answer's pid: a port found free may be taken by another program's memcached in between.
 async function answersVersion(port: number, timeoutMs: number, pid: number | undefined): Promise<void> {
@@ -230,7 +219,7 @@ async function answersVersion(port: number, timeoutMs: number, pid: number | und
       if (/another memcached/.test((err as Error).message)) throw err;
       last = (err as Error).message;
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+    await sleep(POLL_INTERVAL_MS);
   }
   throw new Error(`memcached on ${HOST}:${port} did not answer within ${timeoutMs} ms (last: ${last})`);
 }

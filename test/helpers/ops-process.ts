@@ -120,8 +120,8 @@ export function spawnProcess(command: string, args: string[], env: NodeJS.Proces
 
 /**
  * startSessiondProcess runs `node --import tsx server/main.ts serve ...flags` (listening on 127.0.0.1:0
- * unless flags say otherwise) and resolves once it logged `startedMessage` (within `startTimeoutMs`, default
- * 15 s), with the address it logged.
+ * unless flags say otherwise) and resolves once it logged `startedMessage`, with the address it logged.
+ * When it does not start within `startTimeoutMs` (waitForLog's default), it is killed and the error is thrown.
  */
 export async function startSessiondProcess(
   flags: string[],
@@ -129,9 +129,19 @@ export async function startSessiondProcess(
 ): Promise<SessiondProcess & { address: string }> {
   const listen = flags.includes("--listen") ? [] : ["--listen", "127.0.0.1:0"];
   const proc = spawnProcess(process.execPath, ["--import", "tsx", "server/main.ts", "serve", ...listen, ...flags], options.env);
-  const started = await proc.waitForLog((l) => l.msg === (options.startedMessage ?? "sessiond started"), options.startTimeoutMs);
-  const address = (started.address ?? (await proc.waitForLog((l) => l.msg === "sessiond started")).address) as string;
-  return Object.assign(proc, { address });
+  try {
+    const started = await proc.waitForLog(
+      (l) => l.msg === (options.startedMessage ?? "sessiond started"),
+      options.startTimeoutMs,
+    );
+    const address = (started.address ?? (await proc.waitForLog((l) => l.msg === "sessiond started")).address) as string;
+    return Object.assign(proc, { address });
+  } catch (err) {
+    // A process that did not start must not outlive the test (it would keep mocha from exiting).
+    proc.child.kill("SIGKILL");
+    await proc.exited;
+    throw err;
+  }
 }
 
 type Methods = typeof SessionService.method;
