@@ -18,7 +18,8 @@ export type {
   TransactionOptions,
   TransactionRetry,
 } from "./options.js";
+export type { PrincipalHandle, RevokeOptions } from "./principal-handle.js";
 export type { TransactionFunction } from "./run-transaction.js";
-export { createSessionClient, type SessionClient, type SessionSummary } from "./session-client.js";
-export type { SessionHandle } from "./session-handle.js";
+export { type CreateSessionOptions, createSessionClient, type SessionClient, type SessionSummary } from "./session-client.js";
+export type { RotateOptions, SessionHandle } from "./session-handle.js";
 export type { Savepoint, Transaction, TransactionOps } from "./transaction.js";

@@ -1,8 +1,9 @@
 import type { MessageShape } from "@bufbuild/protobuf";
-import { type Client, type MethodDefinition, makeGenericClientConstructor } from "@grpc/grpc-js";
+import { type Client, type Interceptor, type MethodDefinition, makeGenericClientConstructor } from "@grpc/grpc-js";
 import { SessionService } from "../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../rpc/service-definition.js";
 import type { ClientSettings } from "./options.js";
+import { traceContextInterceptor } from "./trace-context.js";
 
 /**
  * definition (internal) is the grpc-js service definition of sessiond.v1.SessionService, made by the same
@@ -24,7 +25,14 @@ export type MethodDef<K extends keyof Methods> = MethodDefinition<
   MessageShape<Methods[K]["output"]>
 >;
 
-/** createServiceClient opens a grpc-js client (one channel) of SessionService at `address` (internal). */
+/**
+ * createServiceClient opens a grpc-js client (one channel) of SessionService at `address`; every call carries
+ * the caller's OpenTelemetry context when there is one (see trace-context.ts) (internal).
+ */
 export function createServiceClient(address: string, settings: ClientSettings): Client {
-  return new SessionServiceClient(address, settings.credentials, settings.channelOptions);
+  const { interceptors = [], ...channelOptions } = settings.channelOptions as { interceptors?: Interceptor[] };
+  return new SessionServiceClient(address, settings.credentials, {
+    ...channelOptions,
+    interceptors: [traceContextInterceptor, ...interceptors],
+  });
 }

@@ -1,5 +1,3 @@
-import { timestampDate } from "@bufbuild/protobuf/wkt";
-import type { SessionInfo } from "../gen/sessiond/v1/session_service_pb.js";
 import { openOpStream } from "./op-stream.js";
 import {
   type CallOptions,
@@ -9,19 +7,23 @@ import {
   type SessionClientOptions,
   type TransactionOptions,
 } from "./options.js";
+import { createPrincipalHandle, type PrincipalHandle } from "./principal-handle.js";
 import { runTransaction, type TransactionFunction } from "./run-transaction.js";
 import { createServiceClient } from "./service-client.js";
 import { createSessionHandle, type SessionHandle } from "./session-handle.js";
+import { type SessionSummary, toSummary } from "./session-summary.js";
 import { createTransaction, type Transaction } from "./transaction.js";
 import { createUnaryCaller } from "./unary-caller.js";
 
-/** SessionSummary is one live session as listSessions yields it: the generated SessionInfo with Dates for Timestamps. */
-export type SessionSummary = Omit<SessionInfo, "$typeName" | "$unknown" | "createdAt" | "lastAccessedAt"> & {
-  /** createdAt is when the session was first written. */
-  createdAt: Date | undefined;
-  /** lastAccessedAt is when the session was last refreshed (to within the namespace's resolution). */
-  lastAccessedAt: Date | undefined;
-};
+export type { SessionSummary };
+
+/** CreateSessionOptions bind a new session to a principal (the user it belongs to), with attributes. */
+export interface CreateSessionOptions extends CallOptions {
+  /** principal binds the session (1..256 printable ASCII characters). Default: unbound. */
+  principal?: string;
+  /** attributes are your facts about the session (ip, user_agent, device…): at most 16. Default: none. */
+  attributes?: Record<string, string>;
+}
 
 /**
  * SessionClient reaches one sessiond over one gRPC channel. Every call takes CallOptions last (signal,
@@ -30,8 +32,13 @@ export type SessionSummary = Omit<SessionInfo, "$typeName" | "$unknown" | "creat
 export interface SessionClient {
   /** session makes the handle of session `sessionId` in `namespace`; it calls nothing. */
   session(namespace: string, sessionId: string): SessionHandle;
-  /** createSession makes a new, empty session with a random URL-safe id and resolves with its handle. */
-  createSession(namespace: string, options?: CallOptions): Promise<SessionHandle>;
+  /**
+   * createSession makes a new, empty session with a random URL-safe id and resolves with its handle
+   * (`.id`, and `.handle` that names it in listings); bound to `options.principal` when given.
+   */
+  createSession(namespace: string, options?: CreateSessionOptions): Promise<SessionHandle>;
+  /** principal makes the handle of a principal's sessions ("your devices", "log out everywhere"); it calls nothing. */
+  principal(namespace: string, name: string): PrincipalHandle;
   /** listSessions iterates over the live sessions of a namespace, following page tokens as it goes. */
   listSessions(namespace: string, options?: ListOptions): AsyncIterableIterator<SessionSummary>;
   /** invalidateAll makes every session of the namespace disappear at once. */
@@ -78,23 +85,17 @@ export function createSessionClient(address: string, options: Partial<SessionCli
   return {
     ...backend,
     session: (namespace, sessionId) => createSessionHandle(backend, namespace, sessionId),
-    async createSession(namespace, callOptions = {}) {
-      const response = await unary.call("createSession", { namespace }, callOptions);
-      return createSessionHandle(backend, namespace, response.sessionId);
+    async createSession(namespace, { principal = "", attributes = {}, ...callOptions } = {}) {
+      const response = await unary.call("createSession", { namespace, principal, attributes }, callOptions);
+      return createSessionHandle(backend, namespace, response.sessionId, response.handle);
     },
+    principal: (namespace, name) => createPrincipalHandle(unary, namespace, name),
     async *listSessions(namespace, listOptions = {}) {
       const { pageSize = 0, ...callOptions } = listOptions;
       let pageToken = "";
       do {
         const page = await unary.call("listSessions", { namespace, pageSize, pageToken }, callOptions);
-        for (const info of page.sessions) {
-          yield {
-            sessionId: info.sessionId,
-            packages: info.packages,
-            createdAt: info.createdAt && timestampDate(info.createdAt),
-            lastAccessedAt: info.lastAccessedAt && timestampDate(info.lastAccessedAt),
-          };
-        }
+        for (const info of page.sessions) yield toSummary(info);
         pageToken = page.nextPageToken;
       } while (pageToken !== "");
     },

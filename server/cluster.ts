@@ -16,6 +16,7 @@ const RESPAWN_DELAY_MS = 1000;
  * - SIGTERM or SIGINT is forwarded to every worker as SIGTERM; each drains; the primary exits 0 once all
  *   have exited 0 (1 otherwise), and kills those still running at grace + 5 s.
  * - SIGHUP is forwarded to every worker, which re-reads what it reloads (the data key file).
+ * - With --metrics, the primary serves `/metrics`: the sum of every worker's metrics at each scrape.
  */
 export function runPrimary(config: Config, logger: Logger): void {
   let stopping = false;
@@ -82,4 +83,17 @@ export function runPrimary(config: Config, logger: Logger): void {
     for (const worker of alive) worker.process.kill("SIGHUP");
   });
   for (let i = 0; i < config.workers; i++) fork();
+  if (config.metrics !== undefined) {
+    const address = config.metrics;
+    import("./telemetry/metrics-setup.js")
+      .then(({ serveClusterMetrics }) => serveClusterMetrics(address, logger))
+      .then(
+        (server) => logger.info({ metrics: server.address }, "sessiond cluster metrics served: the sum over all workers"),
+        (err: unknown) => {
+          logger.error({ err, metrics: config.metrics }, "cannot serve metrics: stopping the cluster");
+          exitCode = 1;
+          stop("metrics address unavailable");
+        },
+      );
+  }
 }

@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { type Logger, pino } from "pino";
 import type { Config } from "./config/config.js";
 import { ConfigError } from "./config/settings.js";
@@ -10,6 +11,7 @@ import { createMemcachedStore } from "./store/memcached-store.js";
 import { createMemoryStore } from "./store/memory-store.js";
 import { createSealedStore } from "./store/sealed-store.js";
 import type { Store } from "./store/store.js";
+import { createTelemetry, type Telemetry } from "./telemetry/telemetry.js";
 
 /**
  * createLogger makes sessiond's pino logger: JSON lines on stdout with the level's name, ISO time, service
@@ -25,6 +27,14 @@ export function createLogger(level: string): Logger {
     },
     pino.destination({ dest: 1, sync: true }),
   );
+}
+
+/** SessiondExtras are what tests and `serve` add to a Config: a clock and the telemetry; each optional. */
+export interface SessiondExtras {
+  /** now is the core's clock in Unix ms (tests wind a fake one). Default Date.now. */
+  now?: () => number;
+  /** telemetry hooks metrics and tracing in (from `createTelemetry`). Default none. */
+  telemetry?: Telemetry;
 }
 
 /** Sessiond is one sessiond process's service: store, core and gRPC server, built from a Config. */
@@ -46,16 +56,25 @@ export interface Sessiond {
  * createSessiond assembles sessiond from a Config: the memcached store (or the memory store, with one
  * warning line), sealed with the data keys when `--data-keys` is set (memcached only: the memory store
  * never leaves the process), wrapped so that a call failing UNAVAILABLE checks health at once; the core
- * with the per-namespace expiry (on `clock.now`, default Date.now: tests wind a fake clock); the gRPC
- * server with every bound. Impossible settings (the core's OptionsError, a bad key file) throw ConfigError.
+ * with the per-namespace expiry (on `extras.now`, default Date.now: tests wind a fake clock); the gRPC
+ * server with every bound. `extras.telemetry` (from `createTelemetry`; default none) hooks metrics and
+ * tracing into the store and the server, and serves /metrics on start. Impossible settings (the core's
+ * OptionsError, a bad data key file) throw ConfigError.
  */
-export function createSessiond(config: Config, logger: Logger, clock: { now?: () => number } = {}): Sessiond {
+export function createSessiond(config: Config, logger: Logger, extras: SessiondExtras = {}): Sessiond {
+  const { telemetry } = extras;
   let server: SessionServer | undefined;
   const memory = config.memcached.length === 0;
   const dataKeys = memory || config.dataKeysFile === undefined ? undefined : dataKeyFile(config.dataKeysFile);
   let base: Store = memory
     ? createMemoryStore()
-    : createMemcachedStore({ servers: config.memcached, cmdTimeoutMs: config.memcachedTimeoutMs, logger });
+    : createMemcachedStore({
+        servers: config.memcached,
+        cmdTimeoutMs: config.memcachedTimeoutMs,
+        replicas: config.replicas,
+        logger,
+        ...(telemetry?.storeObserver ? { observer: telemetry.storeObserver } : {}),
+      });
   if (dataKeys !== undefined) base = createSealedStore(base, dataKeys, logger);
   const store = watchStore(base, () => void server?.health.check());
   let core: SessionCore;
@@ -65,10 +84,12 @@ export function createSessiond(config: Config, logger: Logger, clock: { now?: ()
       {
         timeoutSeconds: config.timeoutSeconds,
         ...(config.resolutionSeconds === undefined ? {} : { resolutionSeconds: config.resolutionSeconds }),
+        maxLifetimeSeconds: config.maxLifetimeSeconds,
         namespaces: config.namespaces,
         maxItemBytes: config.maxItemBytes,
         keyPrefix: config.keyPrefix,
-        ...(clock.now === undefined ? {} : { now: clock.now }),
+        ...(extras.now === undefined ? {} : { now: extras.now }),
+        indexShards: config.indexShards,
       },
       logger,
     );
@@ -85,8 +106,10 @@ export function createSessiond(config: Config, logger: Logger, clock: { now?: ()
     keepaliveMs: config.keepaliveSeconds * 1000,
     keepaliveTimeoutMs: config.keepaliveTimeoutSeconds * 1000,
     healthIntervalMs: config.healthIntervalSeconds * 1000,
+    interceptors: telemetry?.interceptors ?? [],
   });
   const running = server;
+  telemetry?.watchOpenTransactions(() => running.registry.openTransactions);
 
   return {
     server: running,
@@ -102,6 +125,7 @@ export function createSessiond(config: Config, logger: Logger, clock: { now?: ()
       }
       const port = await running.listen(config.listen);
       const address = config.listen.replace(/:\d+$/, `:${port}`);
+      const metrics = await telemetry?.start();
       logger.info(
         {
           address,
@@ -109,6 +133,8 @@ export function createSessiond(config: Config, logger: Logger, clock: { now?: ()
           ...(dataKeys === undefined ? {} : { dataKeys: dataKeys.current.ids }),
           health: running.health.status,
           config: config.configFile,
+          metrics,
+          tracing: telemetry?.tracingEndpoint,
           bounds: {
             maxMessageBytes: config.maxMessageBytes,
             maxTransactions: config.maxTransactions,
@@ -126,6 +152,7 @@ export function createSessiond(config: Config, logger: Logger, clock: { now?: ()
       logger.info({ reason, openTransactions, graceSeconds: config.graceSeconds }, "sessiond stopping");
       await running.shutdown(config.graceSeconds * 1000);
       await store.close();
+      await telemetry?.close();
       logger.info({ reason, ms: Math.round(performance.now() - started) }, "sessiond stopped");
     },
     reloadDataKeys() {
@@ -163,7 +190,8 @@ export async function serve(config: Config): Promise<void> {
     logger.fatal({ err }, "uncaught exception: exiting");
     process.exit(1);
   });
-  const sessiond = createSessiond(config, logger);
+  const telemetry = await createTelemetry({ metrics: config.metrics, clusterWorker: cluster.isWorker, env: process.env }, logger);
+  const sessiond = createSessiond(config, logger, { telemetry });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -1,7 +1,7 @@
 // No lost updates: clients increment one counter through transactions, retrying when commit answers
-// ABORTED, on one sessiond and on two sessiond instances sharing one memcached.
+// ABORTED, on one sessiond and on two sessiond instances sharing one memcached, or one twemproxy pool.
 import { expect } from "chai";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
+import { describeOverBackends, type StartedBackend } from "./helpers/backends.js";
 import { op, type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 
 const ns = "Counters";
@@ -31,21 +31,21 @@ async function countOf(sessiond: RunningSessiond, sessionId: string): Promise<un
   return (await sessiond.call("get", { namespace: ns, sessionId, package: "stats" })).data?.count;
 }
 
-describe("concurrent writers", function () {
+describeOverBackends("concurrent writers", function (backend) {
   this.timeout(60_000);
-  let memcached: MemcachedProcess;
+  let storage: StartedBackend;
   let one: RunningSessiond;
   let two: RunningSessiond;
 
   before(async () => {
-    memcached = await startMemcached();
-    one = await startSessiond({ memcached: [memcached.address] });
-    two = await startSessiond({ memcached: [memcached.address] });
+    storage = await backend.start();
+    one = await startSessiond({ memcached: storage.servers });
+    two = await startSessiond({ memcached: storage.servers });
   });
   after(async () => {
     await one?.stop();
     await two?.stop();
-    await memcached?.stop();
+    await storage?.stop();
   });
 
   it("never lose an increment when 8 clients each add 25 through transactions", async () => {
@@ -63,7 +63,7 @@ describe("concurrent writers", function () {
     expect(conflicts.reduce((a, b) => a + b, 0)).to.be.greaterThan(0);
   });
 
-  it("never lose an increment across two sessiond instances sharing one memcached", async () => {
+  it("never lose an increment across two sessiond instances sharing one store", async () => {
     const perInstance = 4;
     const rounds = 20;
     await Promise.all(

@@ -9,7 +9,7 @@ describe("createSession", () => {
   it("creates a session that reads back empty and is listed", async () => {
     const store = createMemoryStore();
     const core = createSessionCore(store);
-    const id = await core.createSession("Fresh");
+    const { sessionId: id } = await core.createSession("Fresh");
     expect(id).to.match(/^[A-Za-z0-9_-]{32}$/);
     expect(await core.get("Fresh", id, "p", [])).to.deep.equal({});
     expect((await core.listSessions("Fresh", 10, "")).sessions.map((s) => s.sessionId)).to.deep.equal([id]);

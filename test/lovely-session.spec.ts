@@ -1,6 +1,7 @@
 // The lovely.session doctest (../shared/seed/lovely.session.txt), step by step, over plain gRPC against a
 // real memcached. Each step quotes the doctest line it mirrors.
 import { expect } from "chai";
+import { describeOverBackends } from "./helpers/backends.js";
 import { useSessiond } from "./helpers/fixture.js";
 import { op, startSessiond } from "./helpers/sessiond.js";
 import { fakeClock } from "./helpers/wait.js";
@@ -8,9 +9,9 @@ import { fakeClock } from "./helpers/wait.js";
 const ns = "MemCacheSession";
 const id = "mySessionId";
 
-describe("the lovely.session scenario over gRPC", function () {
+describeOverBackends("the lovely.session scenario over gRPC", function (backend) {
   this.timeout(20_000);
-  const env = useSessiond();
+  const env = useSessiond({ backend });
 
   before(async () => {
     // >>> util.invalidateAll()
@@ -22,7 +23,7 @@ describe("the lovely.session scenario over gRPC", function () {
       // >>> timeoutSessionData.timeout=1 (a container whose namespace times out after 1 s)
       const clock = fakeClock(); // the doctest sets lastAccessTime; here the clock is wound forward instead
       const short = await startSessiond({
-        memcached: [env.memcached.address],
+        memcached: env.servers,
         core: { now: clock.now, namespaces: { [ns]: { timeoutSeconds: 1, resolutionSeconds: 0 } } },
       });
       try {

@@ -35,7 +35,7 @@ describe("memcached keys", function () {
     const keys = await dumpKeys(env.memcached.port);
     expect(keys.length).to.be.at.least(ids.length + 1);
     for (const key of keys) {
-      expect(key).to.match(/^sd1:Keys\.test-1:(gen~\d+|\d+\.[0-9a-f]{16}:(s:[A-Za-z0-9_-]{43}|i:\d+))$/);
+      expect(key).to.match(/^sd1:Keys\.test-1:(gen~\d+|\d+\.[0-9a-f]{16}:(s:[A-Za-z0-9_-]{43}|i:\d+:\d+(\.\d+)?))$/);
       expect(Buffer.byteLength(key)).to.be.below(250);
       for (const id of ids) if (id !== "plain") expect(key).to.not.include(id);
     }

@@ -66,6 +66,10 @@ describe("server reflection, as grpcurl uses it", () => {
           "ListSessions",
           "InvalidateAll",
           "RotateSession",
+          "SetPrincipal",
+          "DescribeSession",
+          "ListPrincipalSessions",
+          "RevokeSessions",
           "Transaction",
         ]);
         expect(registry.getMessage("sessiond.v1.GetResponse")?.field.data?.message?.typeName).to.equal("google.protobuf.Struct");

@@ -43,7 +43,7 @@ export function spawnTracked(
 export function spawnTsx(
   file: string,
   args: readonly string[],
-  options: { ipc?: boolean; nodeFlags?: readonly string[]; stdio?: StdioOptions } = {},
+  options: { ipc?: boolean; nodeFlags?: readonly string[]; stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {},
 ): ChildProcess {
   const profile = cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfileDir] : [];
   const flags = [...profile, ...(options.nodeFlags ?? []), "--import", "tsx", file, ...args];

@@ -1,3 +1,4 @@
+import type { Telemetry } from "./servers.js";
 import type { DriverKind, GrpcClientKind, ServerKind } from "./workload.js";
 
 /** Goals are the issue's targets for a sessiond row at c64, as ratios measured in the same run. */
@@ -22,6 +23,8 @@ export interface RowSpec {
   driver: DriverKind;
   /** workers is sessiond's `--workers` (default 1). */
   workers?: number;
+  /** telemetry turns on sessiond's metrics or tracing (default off); its ceiling is the same row with it off. */
+  telemetry?: Telemetry;
   /** sealed starts sessiond with `--data-keys` (a fresh key file): every memcached record sealed. */
   sealed?: boolean;
   /** client overrides the gRPC load client (default: `--client`, itself `raw`). */
@@ -120,6 +123,46 @@ export const ROWS: readonly RowSpec[] = [
     workers: 2,
     concurrencies: [64],
     ceiling: "get",
+  },
+  {
+    id: "get-metrics",
+    label: "sessiond Get, --metrics",
+    server: "sessiond",
+    driver: "unary-get",
+    telemetry: "metrics",
+    concurrencies: [64],
+    ceiling: "get",
+    goals: { ceilingOps: 0.95 },
+  },
+  {
+    id: "get-tracing",
+    label: "sessiond Get, tracing 100%",
+    server: "sessiond",
+    driver: "unary-get",
+    telemetry: "tracing",
+    concurrencies: [64],
+    ceiling: "get",
+    goals: { ceilingOps: 0.8 },
+  },
+  {
+    id: "tx-metrics",
+    label: "sessiond Tx, --metrics",
+    server: "sessiond",
+    driver: "tx",
+    telemetry: "metrics",
+    concurrencies: [64],
+    ceiling: "tx",
+    goals: { ceilingOps: 0.95 },
+  },
+  {
+    id: "tx-tracing",
+    label: "sessiond Tx, tracing 100%",
+    server: "sessiond",
+    driver: "tx",
+    telemetry: "tracing",
+    concurrencies: [64],
+    ceiling: "tx",
+    goals: { ceilingOps: 0.8 },
   },
   {
     id: "echo-node-h2",

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BENCH_ROOT, freePort, spawnTracked, spawnTsx, stopChild, waitForPort } from "./child-processes.js";
+import { startOtlpSink } from "./otlp-sink.js";
 import type { ServerKind } from "./workload.js";
 
 /** MEMCACHED_BIN is the memcached binary the bench starts; override with the MEMCACHED_BIN variable. */
@@ -48,10 +49,19 @@ export async function startMemcached(threads = 2): Promise<RunningProcess> {
   return running(child, port);
 }
 
+/**
+ * Telemetry is what a sessiond row turns on: `metrics` (`--metrics` on a free port; nothing scrapes it
+ * during the measurement, as Prometheus's 15 s interval costs next to nothing), or `tracing` (every call
+ * sampled, `OTEL_TRACES_SAMPLER=always_on`, spans exported over OTLP/HTTP to a sink in the bench process).
+ */
+export type Telemetry = "off" | "metrics" | "tracing";
+
 /** ServerOptions tune how a server under test is started. */
 export interface ServerOptions {
   /** workers is sessiond's `--workers N` (node cluster); omitted when 1. */
   workers: number;
+  /** telemetry is sessiond's metrics or tracing; default off. */
+  telemetry?: Telemetry;
   /** sealed gives sessiond `--data-keys` with a fresh random key file. Default false. */
   sealed?: boolean;
 }
@@ -71,16 +81,24 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
   const log = openSync(logFile, "w");
   const stdio = ["ignore", log, log] as const;
   let child: ChildProcess;
+  let stopAlso: (() => Promise<void>) | undefined;
   if (kind === "sessiond") {
     if (!existsSync(join(BENCH_ROOT, SESSIOND_MAIN))) throw new Error(`${SESSIOND_MAIN} does not exist yet`);
     const args = ["serve", "--listen", listen, "--memcached", memcached];
     if (options.workers > 1) args.push("--workers", String(options.workers));
+    if (options.telemetry === "metrics") args.push("--metrics", `127.0.0.1:${await freePort()}`);
+    let env: NodeJS.ProcessEnv = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: "", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "" };
+    if (options.telemetry === "tracing") {
+      const sink = await startOtlpSink();
+      env = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_TRACES_SAMPLER: "always_on" };
+      stopAlso = sink.close;
+    }
     if (options.sealed) {
       const keyFile = join(logDir, `data-${port}.keys`);
       writeFileSync(keyFile, `bench:${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
       args.push("--data-keys", keyFile);
     }
-    child = spawnTsx(SESSIOND_MAIN, args, { stdio: [...stdio] });
+    child = spawnTsx(SESSIOND_MAIN, args, { stdio: [...stdio], env });
   } else if (kind === "express-session") {
     // The bench's own servers get an IPC channel: they exit when it closes, even if the bench was killed.
     child = spawnTsx("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], {
@@ -103,7 +121,11 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
     await waitForPort(port, child, 60_000);
   } catch (error) {
     await stopChild(child);
+    await stopAlso?.();
     throw new Error(`${kind} did not start (log: ${logFile}): ${(error as Error).message}`);
   }
-  return running(child, port, logFile);
+  const server = running(child, port, logFile);
+  if (stopAlso === undefined) return server;
+  const after = stopAlso;
+  return { ...server, stop: () => server.stop().then(after) };
 }

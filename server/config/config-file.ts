@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { RESOLUTION_RULE, TIMEOUT_RULE } from "../core/options.js";
+import { MAX_LIFETIME_RULE, RESOLUTION_RULE, TIMEOUT_RULE } from "../core/options.js";
 import { NAMESPACE_PATTERN } from "../core/validation.js";
 import type { NamespaceConfig } from "./config.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
@@ -19,7 +19,7 @@ const FILE_KEYS = new Set(FLAG_SETTINGS.map((s) => s.name).filter((name) => name
 /**
  * readConfigFile reads a JSON (`.json`) or YAML (any other name) config file. Keys are the flag names
  * (`listen`, `max-transactions`, ...) plus `namespaces`:
- * `{"namespaces": {"MemCacheSession": {"timeout": 600, "resolution": 60}}}`.
+ * `{"namespaces": {"MemCacheSession": {"timeout": 600, "resolution": 60, "max-lifetime": 86400}}}`.
  * Unknown keys are refused (a typo must not silently fall back to a default): throws ConfigError.
  */
 export function readConfigFile(path: string): ConfigFile {
@@ -70,8 +70,12 @@ function readNamespaces(value: unknown, path: string): Record<string, NamespaceC
         if (!(typeof v === "number" && RESOLUTION_RULE.ok(v)))
           throw new ConfigError(`${where}: resolution must be ${RESOLUTION_RULE.text}, got ${JSON.stringify(v)}`);
         settings.resolutionSeconds = v;
+      } else if (key === "max-lifetime") {
+        if (!(typeof v === "number" && MAX_LIFETIME_RULE.ok(v)))
+          throw new ConfigError(`${where}: max-lifetime must be ${MAX_LIFETIME_RULE.text}, got ${JSON.stringify(v)}`);
+        settings.maxLifetimeSeconds = v;
       } else {
-        throw new ConfigError(`${where}: unknown key ${JSON.stringify(key)}; known: timeout, resolution`);
+        throw new ConfigError(`${where}: unknown key ${JSON.stringify(key)}; known: timeout, resolution, max-lifetime`);
       }
     }
     result[name] = settings;

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { KEY_PREFIX_PATTERN } from "../core/keys.js";
-import { MIN_ITEM_BYTES, RESOLUTION_RULE, type Rule, TIMEOUT_RULE } from "../core/options.js";
+import { MAX_LIFETIME_RULE, MIN_ITEM_BYTES, RESOLUTION_RULE, type Rule, TIMEOUT_RULE } from "../core/options.js";
 import { DataKeyError, readDataKeyFile } from "../store/data-keys.js";
 import { readConfigFile } from "./config-file.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
@@ -11,6 +11,7 @@ export { ConfigError };
 export interface NamespaceConfig {
   timeoutSeconds?: number;
   resolutionSeconds?: number;
+  maxLifetimeSeconds?: number;
 }
 
 /**
@@ -29,7 +30,9 @@ export interface Config {
   timeoutSeconds: number;
   /** resolutionSeconds is the read-refresh resolution; undefined: the core's defaultResolutionSeconds. */
   resolutionSeconds: number | undefined;
-  /** namespaces are per-namespace timeouts and resolutions (config file only). */
+  /** maxLifetimeSeconds is the absolute lifetime of a session (0: none). */
+  maxLifetimeSeconds: number;
+  /** namespaces are per-namespace timeouts, resolutions and max lifetimes (config file only). */
   namespaces: Record<string, NamespaceConfig>;
   /** logLevel is pino's level. */
   logLevel: string;
@@ -53,8 +56,14 @@ export interface Config {
   memcachedTimeoutMs: number;
   /** healthIntervalSeconds is how often health pings the store. */
   healthIntervalSeconds: number;
+  /** indexShards is the shard count of each namespace's session index. */
+  indexShards: number;
+  /** replicas is the number of copies of a namespace's generation on one (proxy) server. */
+  replicas: number;
   /** workers is the number of cluster workers (1: no cluster). */
   workers: number;
+  /** metrics is the HOST:PORT serving Prometheus metrics at /metrics. Default undefined: off. */
+  metrics: string | undefined;
   /** dataKeysFile is the data key file that seals memcached records (checked readable here); none: clear. */
   dataKeysFile: string | undefined;
 }
@@ -101,6 +110,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     memcached: get("memcached", hostPortList),
     timeoutSeconds: get("timeout", ruled(TIMEOUT_RULE)),
     resolutionSeconds: get<number | undefined>("resolution", ruled(RESOLUTION_RULE)),
+    maxLifetimeSeconds: get("max-lifetime", ruled(MAX_LIFETIME_RULE)),
     namespaces: file.namespaces,
     logLevel: get("log-level", logLevel),
     maxMessageBytes: get("max-message-bytes", integer(1024)),
@@ -113,7 +123,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     keyPrefix: get("key-prefix", keyPrefix),
     memcachedTimeoutMs: get("memcached-timeout", integer(1)),
     healthIntervalSeconds: get("health-interval", seconds),
+    indexShards: get("index-shards", integer(1)),
+    replicas: get("replicas", integer(1)),
     workers: get("workers", integer(1)),
+    metrics: get<string | undefined>("metrics", hostPort),
     dataKeysFile: get("data-keys", dataKeyFile),
   };
 }

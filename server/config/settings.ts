@@ -63,6 +63,12 @@ export const SETTINGS: readonly Setting[] = [
     "a pure read refreshes a session only when its last refresh is older than this",
     DEFAULT_RESOLUTION_TEXT,
   ),
+  setting(
+    "max-lifetime",
+    "SECONDS",
+    core.maxLifetimeSeconds,
+    "absolute lifetime of a session since its creation, however active (0: none; rotation keeps the creation time)",
+  ),
   setting("log-level", "LEVEL", "info", "fatal, error, warn, info, debug (one line per call) or trace"),
   setting(
     "max-message-bytes",
@@ -115,6 +121,18 @@ export const SETTINGS: readonly Setting[] = [
     "how often health pings the store (a call failing UNAVAILABLE also checks at once)",
   ),
   setting(
+    "index-shards",
+    "N",
+    core.indexShards,
+    "shards of each namespace's session index per period (1..4096); more when millions of sessions are written per period",
+  ),
+  setting(
+    "replicas",
+    "N",
+    defaultMemcachedStoreOptions.replicas,
+    "copies of a namespace's generation when --memcached names one server (a proxy such as twemproxy); a pool keeps one per node",
+  ),
+  setting(
     "data-keys",
     "FILE",
     undefined,
@@ -122,13 +140,20 @@ export const SETTINGS: readonly Setting[] = [
     "none: records stored in clear",
   ),
   setting("workers", "N", 1, "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
+  setting(
+    "metrics",
+    "HOST:PORT",
+    undefined,
+    "serve Prometheus metrics at http://HOST:PORT/metrics (with --workers, the sum over all workers)",
+    "none: off",
+  ),
   {
     name: "namespaces",
     env: "",
     arg: "",
     fallback: undefined,
     defaultText: "none",
-    help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS}',
+    help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS, "max-lifetime": SECONDS}',
     fileOnly: true,
   },
 ];

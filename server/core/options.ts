@@ -10,6 +10,11 @@ export interface NamespaceSettings {
    * is older than this (zope.session's resolution), to spare writes. Default `defaultResolutionSeconds`.
    */
   resolutionSeconds: number;
+  /**
+   * maxLifetimeSeconds: a session older than this since its creation is gone however active it is
+   * (OWASP's absolute timeout); rotation keeps the creation time. 0 = none. Default 0.
+   */
+  maxLifetimeSeconds: number;
 }
 
 /** CoreOptions configure the session core; each default lives in `defaultCoreOptions`, with its unit. */
@@ -18,19 +23,31 @@ export interface CoreOptions {
   timeoutSeconds: number;
   /** resolutionSeconds is the default refresh resolution; when absent, `defaultResolutionSeconds(timeout)`. */
   resolutionSeconds?: number;
-  /** namespaces holds per-namespace overrides of timeout and resolution. */
+  /** maxLifetimeSeconds is the default absolute lifetime of a session, in seconds (0 = none). */
+  maxLifetimeSeconds: number;
+  /** namespaces holds per-namespace overrides of timeout, resolution and max lifetime. */
   namespaces: Record<string, Partial<NamespaceSettings>>;
   /** maxItemBytes is memcached's item size limit (`-I`); records must fit with the key. */
   maxItemBytes: number;
   /** keyPrefix starts every memcached key, to share a memcached with other users (see `KEY_PREFIX_PATTERN`). */
   keyPrefix: string;
-  /** indexShards is how many shards each namespace's session index has. */
+  /**
+   * indexShards is how many shards each namespace's session index has in each index period (see
+   * SessionIndex). Each holds up to 16 items of memcached's item size: about 2 million 32-character ids per
+   * period at 1 MiB before a second item is used, 32 million before ids go unlisted (loudly). Default 64.
+   */
   indexShards: number;
   /**
    * generationCacheMs is how long an instance trusts its cached namespace generation, so how long other
    * instances may still see sessions after an InvalidateAll.
    */
   generationCacheMs: number;
+  /**
+   * stampCacheMs is how long an instance trusts a principal's cached not-before stamp, so how long other
+   * instances may still see sessions after a RevokeSessions (the revoking instance sees it at once).
+   * 800 ms: with the read that refreshes it, others see a revocation within 1 s.
+   */
+  stampCacheMs: number;
   /** casAttempts bounds the compare-and-swap retries of unary writes before ABORTED. */
   casAttempts: number;
   /** now is the clock in Unix ms (tests wind it forward instead of sleeping). */
@@ -43,11 +60,13 @@ export interface CoreOptions {
  */
 export const defaultCoreOptions: CoreOptions = {
   timeoutSeconds: 3600, // seconds: one hour idle
+  maxLifetimeSeconds: 0, // seconds; 0: no absolute lifetime
   namespaces: {}, // none: every namespace follows timeoutSeconds
   maxItemBytes: 1024 * 1024, // bytes: memcached's default -I (1 MiB)
   keyPrefix: "sd1",
   indexShards: 64, // shards per namespace index
   generationCacheMs: 1000, // ms
+  stampCacheMs: 800, // ms
   casAttempts: 20, // attempts
   now: Date.now, // Unix ms
 };
@@ -93,6 +112,18 @@ export const RESOLUTION_RULE: Rule = {
   ok: (n) => n >= 0 && n <= MAX_TIMEOUT_SECONDS,
 };
 
+/** MAX_LIFETIME_RULE is the range of an absolute lifetime: seconds >= 0 (0: none), at most MAX_TIMEOUT_SECONDS. */
+export const MAX_LIFETIME_RULE: Rule = {
+  text: `a number of seconds >= 0 (0: none) and at most ${MAX_TIMEOUT_SECONDS} (30 days less a minute)`,
+  ok: (n) => n >= 0 && n <= MAX_TIMEOUT_SECONDS,
+};
+
+/**
+ * STAMP_SKEW_SECONDS is how far apart the clocks of sessiond instances may be: a principal's not-before
+ * stamp (one instance's clock) lives this much longer than the sessions it revokes (others' clocks).
+ */
+export const STAMP_SKEW_SECONDS = 60;
+
 /**
  * RECORD_OVERHEAD_BYTES is what memcached needs beside the value in an item, kept free under maxItemBytes by
  * every record sessiond writes (sessions and index shards). memcached 1.6 counts an item as its header
@@ -110,7 +141,8 @@ export function namespaceSettings(options: CoreOptions, namespace: string): Name
   const override = options.namespaces[namespace] ?? {};
   const timeoutSeconds = override.timeoutSeconds ?? options.timeoutSeconds;
   const resolutionSeconds = override.resolutionSeconds ?? options.resolutionSeconds ?? defaultResolutionSeconds(timeoutSeconds);
-  return { timeoutSeconds, resolutionSeconds };
+  const maxLifetimeSeconds = override.maxLifetimeSeconds ?? options.maxLifetimeSeconds;
+  return { timeoutSeconds, resolutionSeconds, maxLifetimeSeconds };
 }
 
 /** checkCoreOptions throws an OptionsError when a setting cannot work, naming it. */
@@ -122,6 +154,9 @@ export function checkCoreOptions(options: CoreOptions): void {
     }
     if (!(RESOLUTION_RULE.ok(s.resolutionSeconds) && s.resolutionSeconds <= s.timeoutSeconds)) {
       throw new OptionsError(`resolution of namespace ${ns} must be ${RESOLUTION_RULE.text}, got ${s.resolutionSeconds}`);
+    }
+    if (!MAX_LIFETIME_RULE.ok(s.maxLifetimeSeconds)) {
+      throw new OptionsError(`max lifetime of namespace ${ns} must be ${MAX_LIFETIME_RULE.text}, got ${s.maxLifetimeSeconds}`);
     }
   }
   if (!(options.maxItemBytes >= MIN_ITEM_BYTES)) {

@@ -19,9 +19,16 @@ export interface ReplicatedRegisterOptions {
   graceMs: number;
   /** attempts bounds the compare-and-swap rounds of `raise` on one replica. Default 20. */
   attempts: number;
+  /**
+   * absentQuorum lets `read` answer undefined when more than half of the replicas answered absent (none
+   * with a value), after graceMs for the rest, instead of failing because one could not be read. For
+   * values whose absence is the common case (a principal never revoked): a frozen node must not fail every
+   * read. Default false.
+   */
+  absentQuorum: boolean;
 }
 
-const defaults: ReplicatedRegisterOptions = { graceMs: 20, attempts: 20 };
+const defaults: ReplicatedRegisterOptions = { graceMs: 20, attempts: 20, absentQuorum: false };
 
 /**
  * ReplicatedRegister keeps a small value that only ever grows (a namespace generation, a principal's
@@ -37,7 +44,8 @@ const defaults: ReplicatedRegisterOptions = { graceMs: 20, attempts: 20 };
  *   raise is never forgotten while one copy survives. Replicas found absent or older are repaired in the
  *   background.
  * - A read where no replica answered with a value and one failed throws StoreUnavailableError: the value
- *   cannot be known. When every replica answered absent, it answers undefined.
+ *   cannot be known (unless `absentQuorum`: then more than half answering absent is enough). When every
+ *   replica answered absent, it answers undefined.
  */
 export class ReplicatedRegister<T> {
   private readonly options: ReplicatedRegisterOptions;
@@ -99,6 +107,7 @@ export class ReplicatedRegister<T> {
     const values: Array<T | undefined> = new Array(replicas.length);
     const failed = new Set<number>();
     let pending = replicas.length;
+    let absent = 0;
     let failure: unknown;
     let best: T | undefined;
     return new Promise<T | undefined>((resolve, reject) => {
@@ -108,7 +117,8 @@ export class ReplicatedRegister<T> {
         if (answered) return;
         answered = true;
         clearTimeout(timer);
-        if (failure !== undefined && (all || best === undefined)) {
+        const quorum = this.options.absentQuorum && !all && absent * 2 > replicas.length;
+        if (failure !== undefined && (all || (best === undefined && !quorum))) {
           reject(
             failure instanceof StoreUnavailableError
               ? failure
@@ -123,7 +133,11 @@ export class ReplicatedRegister<T> {
         if (pending === 0) {
           answer();
           if (best !== undefined) this.repair(replicas, values, failed, best, lifetimeSeconds);
-        } else if (!all && best !== undefined && timer === undefined) {
+        } else if (
+          !all &&
+          timer === undefined &&
+          (best !== undefined || (this.options.absentQuorum && absent * 2 > replicas.length))
+        ) {
           timer = setTimeout(answer, this.options.graceMs);
         }
       };
@@ -132,6 +146,7 @@ export class ReplicatedRegister<T> {
           (found) => {
             const value = found === undefined ? undefined : this.codec.decode(found.value);
             values[i] = value;
+            if (value === undefined) absent++;
             if (value !== undefined && (best === undefined || this.codec.compare(value, best) > 0)) best = value;
             settle();
           },

@@ -1,26 +1,48 @@
-import type { Store } from "../store/store.js";
+import { MAX_LIFETIME_SECONDS, type Store } from "../store/store.js";
+import { AppendLog, type LogSegment } from "./append-log.js";
 import type { Keys } from "./keys.js";
+import type { NamespaceSettings } from "./options.js";
 
 /** Logger is the slice of pino the core uses for problems it recovers from. */
 export interface Logger {
   warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
 }
 
+/** INDEX_MARGIN_SECONDS keeps index items a little past the last moment they can name a live session. */
+const INDEX_MARGIN_SECONDS = 60;
+/** MIN_PERIOD_MS is the shortest index period (memcached's expiry is accurate to about a second). */
+const MIN_PERIOD_MS = 1000;
+/** PERIODS_PER_TIMEOUT bounds the periods a listing reads: at most this many, plus one. */
+const PERIODS_PER_TIMEOUT = 32;
+
 /**
- * SessionIndex lists the session ids of a namespace, since memcached cannot enumerate keys
- * (lovely.session's items()). Ids are spread over `shards` items by a hash of the id; each shard holds its
- * ids sorted, one per line (ids are printable ASCII, so never contain a newline), and is updated only by
- * compare-and-swap. Ids are added when a session comes into being; expired and deleted ids are pruned
- * lazily by listings. Shards have no expiry: they live as long as their namespace's generation.
+ * SessionIndex lists the session ids of a namespace, since memcached cannot enumerate keys (lovely.session's
+ * items()). Writing to it costs O(1) whatever the namespace's size: one `append` of the id to one item.
+ *
+ * - Time is cut into periods of `periodMs(settings)` = max(1 s, resolution, timeout / 32). A write that
+ *   brings a session into being, or that is its first write in a new period, appends its id to the item of
+ *   (period, shard), the shard being a hash of the id. A live session was written within its timeout, so
+ *   it has an entry in one of the periods a listing reads: those from (now - timeout) to now (at most 33).
+ * - Items are append logs (`AppendLog`): segments past the item size, lazy compaction under compare-and-swap
+ *   by listings. They expire by themselves once no session they name can still be live.
+ * - An item lost with its node (a restarted memcached) loses only its own entries: a session listed there
+ *   is listed again after its next write in a later period (at most one period later; reads refresh at the
+ *   resolution, so an active session comes back within about a period).
+ * - Index writes that fail are logged, never thrown: the session itself is stored.
  */
 export class SessionIndex {
+  private readonly log: AppendLog;
+
   constructor(
-    private readonly store: Store,
+    store: Store,
     private readonly keys: Keys,
     readonly shards: number,
-    private readonly maxShardBytes: number,
     private readonly logger: Logger,
-  ) {}
+    private readonly now: () => number,
+  ) {
+    this.log = new AppendLog(store);
+  }
 
   /** shardOf maps an id to its shard (FNV-1a). */
   shardOf(sessionId: string): number {
@@ -31,77 +53,71 @@ export class SessionIndex {
     return (hash >>> 0) % this.shards;
   }
 
+  /** periodMs is the length of an index period of a namespace with these settings. */
+  periodMs(settings: NamespaceSettings): number {
+    return Math.max(MIN_PERIOD_MS, settings.resolutionSeconds * 1000, (settings.timeoutSeconds * 1000) / PERIODS_PER_TIMEOUT);
+  }
+
   /**
-   * add records an id. It always writes, even when the id is there already, so that a prune that read
-   * the shard before this add fails its compare-and-swap and looks again. Failures are logged, not thrown:
-   * the session itself is stored; only its listing is at stake.
+   * due says whether a write at `nowMs` must append the id: the session comes into being
+   * (`previousWriteMs` undefined) or was last written in an earlier period.
    */
-  async add(namespace: string, generation: string, sessionId: string): Promise<void> {
+  due(settings: NamespaceSettings, previousWriteMs: number | undefined, nowMs: number): boolean {
+    if (previousWriteMs === undefined) return true;
+    const period = this.periodMs(settings);
+    return Math.floor(previousWriteMs / period) !== Math.floor(nowMs / period);
+  }
+
+  /** add appends an id to the current period's shard. Failures are logged, not thrown. */
+  async add(namespace: string, generation: string, sessionId: string, settings: NamespaceSettings): Promise<void> {
+    const period = this.periodMs(settings);
+    const now = this.now();
+    const p = Math.floor(now / period);
     const shard = this.shardOf(sessionId);
     try {
-      const done = await this.update(namespace, generation, shard, (ids) =>
-        ids.includes(sessionId) ? ids : [...ids, sessionId].sort(),
-      );
-      if (!done) this.logger.warn({ namespace, shard }, "session index shard stayed busy; id not listed");
+      const base = this.keys.indexItem(namespace, generation, p, shard);
+      if (!(await this.log.append(base, sessionId, this.lifetimeSeconds(settings, p, now)))) {
+        this.logger.error(
+          { namespace, shard, periodSeconds: period / 1000 },
+          "session index full: too many sessions written in one period for one shard; the session is stored but not listed until its next write in a later period (raise --index-shards)",
+        );
+      }
     } catch (err) {
-      this.logger.warn({ err, namespace, shard }, "session index not updated; the session is stored but not listed");
+      this.logger.warn(
+        { err, namespace, shard },
+        "session index not updated; the session is stored, and listed again after its next write in a later period",
+      );
     }
   }
 
-  /** read returns a shard's ids, sorted. */
-  async read(namespace: string, generation: string, shard: number): Promise<string[]> {
-    const found = await this.store.get(this.keys.indexShard(namespace, generation, shard));
-    return found ? parseIds(found.value) : [];
+  /** read returns the present index items of one shard over the periods a listing covers now. */
+  read(namespace: string, generation: string, shard: number, settings: NamespaceSettings): Promise<LogSegment[]> {
+    const period = this.periodMs(settings);
+    const now = this.now();
+    const first = Math.floor((now - settings.timeoutSeconds * 1000) / period);
+    const last = Math.floor(now / period);
+    const bases: string[] = [];
+    for (let p = first; p <= last; p++) bases.push(this.keys.indexItem(namespace, generation, p, shard));
+    return this.log.read(bases);
   }
 
   /**
-   * prune removes ids from a shard once `stillDead` confirms, right before the compare-and-swap, that
-   * they are still dead (a session may come back to life between a listing and its prune).
+   * compact drops from an item the ids listed in `dead` and duplicates, by compare-and-swap (an append
+   * since the read makes it fail: a later listing tries again). Failures are logged, not thrown.
    */
-  async prune(
-    namespace: string,
-    generation: string,
-    shard: number,
-    dead: readonly string[],
-    stillDead: (ids: readonly string[]) => Promise<Set<string>>,
-  ): Promise<void> {
+  async compact(namespace: string, segment: LogSegment, dead: ReadonlySet<string>, settings: NamespaceSettings): Promise<void> {
     try {
-      let confirmed: Set<string> | undefined;
-      await this.update(namespace, generation, shard, async (ids) => {
-        confirmed = await stillDead(dead.filter((id) => ids.includes(id)));
-        return confirmed.size === 0 ? ids : ids.filter((id) => !confirmed!.has(id));
-      });
+      // The item's period is in its key (`...:i:<period>:<shard>[.<segment>]`): it keeps its expiry.
+      const p = Number(/:i:(-?\d+):\d+(\.\d+)?$/.exec(segment.key)?.[1]);
+      await this.log.compact(segment, (id) => !dead.has(id), this.lifetimeSeconds(settings, p, this.now()));
     } catch (err) {
-      this.logger.warn({ err, namespace, shard }, "session index prune failed; will retry on a later listing");
+      this.logger.warn({ err, namespace }, "session index compaction failed; a later listing tries again");
     }
   }
 
-  // Internal: read-modify-cas loop on one shard; false when it kept conflicting.
-  private async update(
-    namespace: string,
-    generation: string,
-    shard: number,
-    change: (ids: string[]) => string[] | Promise<string[]>,
-  ): Promise<boolean> {
-    const key = this.keys.indexShard(namespace, generation, shard);
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const found = await this.store.get(key);
-      const ids = found ? parseIds(found.value) : [];
-      const next = await change(ids);
-      const bytes = Buffer.from(next.join("\n"), "latin1");
-      if (bytes.byteLength > this.maxShardBytes) {
-        this.logger.warn({ namespace, shard, ids: next.length }, "session index shard is full; raise --index-shards");
-        return false;
-      }
-      const ok = found ? await this.store.cas(key, bytes, found.version, 0) : await this.store.add(key, bytes, 0);
-      if (ok) return true;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * (attempt + 1)));
-    }
-    return false;
+  // Internal: an item of period p is needed until the end of p plus the timeout (its ids' last chance to live).
+  private lifetimeSeconds(settings: NamespaceSettings, p: number, nowMs: number): number {
+    const endMs = (p + 1) * this.periodMs(settings) + settings.timeoutSeconds * 1000;
+    return Math.min(MAX_LIFETIME_SECONDS, Math.max(1, Math.ceil((endMs - nowMs) / 1000)) + INDEX_MARGIN_SECONDS);
   }
-}
-
-function parseIds(bytes: Uint8Array): string[] {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
-  return text.length === 0 ? [] : text.split("\n");
 }

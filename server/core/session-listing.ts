@@ -1,16 +1,40 @@
+import type { SessionRecord } from "../../gen/sessiond/record/v1/record_pb.js";
 import type { Store } from "../store/store.js";
+import type { LogSegment } from "./append-log.js";
 import { invalidArgument } from "./errors.js";
 import type { Generations } from "./generations.js";
 import type { Keys } from "./keys.js";
+import type { NamespaceSettings } from "./options.js";
 import type { SessionIndex } from "./session-index.js";
+import { expiresAtMs } from "./session-record.js";
 import type { SessionRepository } from "./session-repository.js";
 
-/** SessionSummary describes one live session in a listing. */
+/** SessionSummary describes one live session in a listing or a DescribeSession, without its data. */
 export interface SessionSummary {
+  /** sessionId is the session's id; "" in a principal's listing, which never shows ids. */
   sessionId: string;
+  handle: string;
+  principal: string;
+  attributes: Record<string, string>;
   packages: string[];
   createdAtMs: number;
   lastAccessedMs: number;
+  /** expiresAtMs is the earlier of idle and absolute expiry. */
+  expiresAtMs: number;
+}
+
+/** summarize describes a live record (sessionId "" to leave the id out). */
+export function summarize(record: SessionRecord, settings: NamespaceSettings, sessionId: string): SessionSummary {
+  return {
+    sessionId,
+    handle: record.handle,
+    principal: record.principal,
+    attributes: { ...record.attributes },
+    packages: Object.keys(record.packages).sort(),
+    createdAtMs: Number(record.createdAtMs),
+    lastAccessedMs: Number(record.lastAccessedMs),
+    expiresAtMs: expiresAtMs(record, settings),
+  };
 }
 
 /** SessionPage is one page of a listing; nextPageToken is "" at the end. */
@@ -32,9 +56,11 @@ interface Parts {
 }
 
 /**
- * listSessions walks the namespace's index shard by shard, ids in order within a shard, and returns the
- * live sessions (fetched with one multi-get per batch). Dead ids (expired, deleted) it meets are pruned
- * from their shard. The page token is `<shard>:<base64url of the last id>`: the walk resumes after it.
+ * listSessions walks the namespace's index shard by shard; within a shard, the ids of every period's items
+ * merged, deduplicated and sorted. It returns the live sessions (fetched with one multi-get per batch),
+ * each once per full listing. The index items it read whole are compacted: ids of dead sessions (expired,
+ * deleted) and duplicates are dropped by compare-and-swap. The page token is
+ * `<shard>:<base64url of the last id>`: the walk resumes after it.
  */
 export async function listSessions(parts: Parts, namespace: string, pageSize: number, pageToken: string): Promise<SessionPage> {
   if (!(Number.isInteger(pageSize) && pageSize >= 0 && pageSize <= MAX_PAGE_SIZE)) {
@@ -43,28 +69,30 @@ export async function listSessions(parts: Parts, namespace: string, pageSize: nu
   const limit = pageSize === 0 ? DEFAULT_PAGE_SIZE : pageSize;
   let { shard, after } = parseToken(pageToken, parts.index.shards);
   const generation = await parts.generations.current(namespace);
+  const settings = parts.repository.settingsOf(namespace);
   const sessions: SessionSummary[] = [];
 
   for (; shard < parts.index.shards; shard++, after = "") {
-    const ids = (await parts.index.read(namespace, generation, shard)).filter((id) => id > after);
-    const dead: string[] = [];
+    const segments = await parts.index.read(namespace, generation, shard, settings);
+    const ids = [...new Set(segments.flatMap((s) => s.entries))].filter((id) => id > after).sort();
+    const dead = new Set<string>();
     for (let start = 0; start < ids.length; start += limit) {
       const batch = ids.slice(start, start + limit);
       const live = await liveSessions(parts, namespace, generation, batch);
       for (const id of batch) {
         const summary = live.get(id);
         if (summary === undefined) {
-          dead.push(id);
+          dead.add(id);
           continue;
         }
         sessions.push(summary);
         if (sessions.length === limit) {
-          await prune(parts, namespace, generation, shard, dead);
+          await compact(parts, namespace, segments, dead, settings);
           return { sessions, nextPageToken: `${shard}:${Buffer.from(id, "latin1").toString("base64url")}` };
         }
       }
     }
-    await prune(parts, namespace, generation, shard, dead);
+    await compact(parts, namespace, segments, dead, settings);
   }
   return { sessions, nextPageToken: "" };
 }
@@ -75,24 +103,29 @@ async function liveSessions(parts: Parts, namespace: string, generation: string,
   const live = new Map<string, SessionSummary>();
   for (const [id, key] of keyOf) {
     const item = found.get(key);
-    const record = parts.repository.toStored(namespace, id, generation, key, item?.value, item?.version).record;
-    if (record === undefined) continue;
-    live.set(id, {
-      sessionId: id,
-      packages: Object.keys(record.packages).sort(),
-      createdAtMs: Number(record.createdAtMs),
-      lastAccessedMs: Number(record.lastAccessedMs),
-    });
+    const stored = await parts.repository.unlessRevoked(
+      parts.repository.toStored(namespace, id, generation, key, item?.value, item?.version),
+    );
+    if (stored.record === undefined) continue;
+    live.set(id, summarize(stored.record, stored.settings, id));
   }
   return live;
 }
 
-async function prune(parts: Parts, namespace: string, generation: string, shard: number, dead: string[]) {
-  if (dead.length === 0) return;
-  await parts.index.prune(namespace, generation, shard, dead, async (ids) => {
-    const live = await liveSessions(parts, namespace, generation, ids);
-    return new Set(ids.filter((id) => !live.has(id)));
-  });
+// compact drops dead ids and duplicates from the items that hold any. An id found dead cannot come back
+// unnoticed: a write that revives it appends it again, which either changes the item's version (the
+// compaction's compare-and-swap fails) or puts it in the current period's item.
+async function compact(
+  parts: Parts,
+  namespace: string,
+  segments: readonly LogSegment[],
+  dead: ReadonlySet<string>,
+  settings: NamespaceSettings,
+) {
+  for (const segment of segments) {
+    const wasted = segment.entries.length - new Set(segment.entries).size + segment.entries.filter((id) => dead.has(id)).length;
+    if (wasted > 0) await parts.index.compact(namespace, segment, dead, settings);
+  }
 }
 
 function parseToken(token: string, shards: number): { shard: number; after: string } {

@@ -2,6 +2,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type SessionRecord, SessionRecordSchema } from "../../gen/sessiond/record/v1/record_pb.js";
 import { Code, SessionError } from "./errors.js";
+import type { NamespaceSettings } from "./options.js";
 
 /** RECORD_FORMAT is the layout version this build writes and reads (SessionRecord.format). */
 export const RECORD_FORMAT = 1;
@@ -21,9 +22,37 @@ export function decodeRecord(bytes: Uint8Array, key: string): SessionRecord {
   return record;
 }
 
-/** isLive says whether a record is a session that has not expired (and is not a tombstone). */
-export function isLive(record: SessionRecord, nowMs: number, timeoutSeconds: number): boolean {
-  return !record.deleted && nowMs - Number(record.lastAccessedMs) <= timeoutSeconds * 1000;
+/**
+ * isLive says whether a record is a session that has not expired, idle or absolutely (see `expiresAtMs`),
+ * and is not a tombstone. A revoked principal's stamp is checked elsewhere (it needs a read).
+ */
+export function isLive(record: SessionRecord, nowMs: number, settings: NamespaceSettings): boolean {
+  return !record.deleted && nowMs <= expiresAtMs(record, settings);
+}
+
+/**
+ * expiresAtMs is when a record's session is gone unless accessed: the earlier of its idle expiry
+ * (last access + timeout) and its absolute expiry (creation + max lifetime, when the namespace has one).
+ */
+export function expiresAtMs(record: SessionRecord, settings: NamespaceSettings): number {
+  const idle = Number(record.lastAccessedMs) + settings.timeoutSeconds * 1000;
+  if (settings.maxLifetimeSeconds === 0) return idle;
+  return Math.min(idle, Number(record.createdAtMs) + settings.maxLifetimeSeconds * 1000);
+}
+
+/** Binding is a session's principal and attributes, and when it was bound (0 when unbound). */
+export interface Binding {
+  principal: string;
+  attributes: Record<string, string>;
+  boundAtMs: number;
+}
+
+/** UNBOUND is the binding of a session with no principal. */
+export const UNBOUND: Binding = Object.freeze({ principal: "", attributes: Object.freeze({}), boundAtMs: 0 });
+
+/** bindingOf reads a record's binding. */
+export function bindingOf(record: SessionRecord): Binding {
+  return { principal: record.principal, attributes: record.attributes, boundAtMs: Number(record.boundAtMs) };
 }
 
 /** RecordFields are what a write puts in a record. */
@@ -33,6 +62,10 @@ export interface RecordFields {
   lastAccessedMs: number;
   packages: Packages;
   deleted?: boolean;
+  /** handle names the session in listings; fixed for its life. Default "" (tombstones). */
+  handle?: string;
+  /** binding is the session's principal. Default unbound. */
+  binding?: Binding;
 }
 
 /** encodeRecord encodes a record; throws RESOURCE_EXHAUSTED when it would exceed maxBytes. */
@@ -46,6 +79,10 @@ export function encodeRecord(fields: RecordFields, maxBytes: number): Uint8Array
       lastAccessedMs: BigInt(fields.lastAccessedMs),
       packages: fields.packages,
       deleted: fields.deleted ?? false,
+      handle: fields.handle ?? "",
+      principal: fields.binding?.principal ?? "",
+      attributes: fields.binding?.attributes ?? {},
+      boundAtMs: BigInt(fields.binding?.boundAtMs ?? 0),
     }),
   );
   if (bytes.byteLength > maxBytes) {

@@ -1,10 +1,23 @@
+import { randomBytes } from "node:crypto";
 import type { SessionRecord } from "../../gen/sessiond/record/v1/record_pb.js";
 import type { Store } from "../store/store.js";
 import type { Generations } from "./generations.js";
 import type { Keys } from "./keys.js";
 import { type CoreOptions, type NamespaceSettings, namespaceSettings, RECORD_OVERHEAD_BYTES } from "./options.js";
+import type { ListEntry, PrincipalList } from "./principal-list.js";
+import type { PrincipalStamps } from "./principal-stamps.js";
 import type { SessionIndex } from "./session-index.js";
-import { decodeRecord, encodeRecord, isLive, type Packages } from "./session-record.js";
+import { type Binding, bindingOf, decodeRecord, encodeRecord, isLive, type Packages, UNBOUND } from "./session-record.js";
+
+/**
+ * Identity is what a write may set besides the data: the handle, creation time and binding. What a write
+ * leaves out is kept from the record read (or, for a new session, a new handle, now, unbound).
+ */
+export interface Identity {
+  handle: string;
+  createdAtMs: number;
+  binding: Binding;
+}
 
 /**
  * StoredSession is one session as read from storage: where it lives, the version it was read at (absent
@@ -36,16 +49,85 @@ export class SessionRepository {
     private readonly generations: Generations,
     private readonly index: SessionIndex,
     private readonly options: CoreOptions,
+    private readonly stamps: PrincipalStamps,
+    private readonly principals: PrincipalList,
   ) {
     this.maxRecordBytes = options.maxItemBytes - RECORD_OVERHEAD_BYTES;
   }
 
-  /** read fetches a session (one memcached gets, plus the cached namespace generation). */
+  /**
+   * read fetches a session (one memcached gets, plus the cached namespace generation, plus the cached stamp
+   * of its principal when it is bound): a session whose principal was revoked after binding reads absent.
+   */
   async read(namespace: string, sessionId: string): Promise<StoredSession> {
     const generation = await this.generations.current(namespace);
     const key = this.keys.session(namespace, generation, sessionId);
     const found = await this.store.get(key);
-    return this.toStored(namespace, sessionId, generation, key, found?.value, found?.version);
+    return this.unlessRevoked(this.toStored(namespace, sessionId, generation, key, found?.value, found?.version));
+  }
+
+  /**
+   * readByHash fetches a session from the hash in its key (a principal's list entry); undefined when absent,
+   * not live or not the entry's (another handle). Its principal's stamp is checked as by `read`.
+   */
+  async readByHash(namespace: string, generation: string, entry: ListEntry): Promise<StoredSession | undefined> {
+    const key = this.keys.sessionByHash(namespace, generation, entry.keyHash);
+    const found = await this.store.get(key);
+    const stored = this.fromEntry(namespace, generation, entry, found?.value, found?.version);
+    return stored && (await this.unlessRevoked(stored)).record !== undefined ? stored : undefined;
+  }
+
+  /** fromEntry interprets raw bytes read for a list entry; undefined unless a live record of that handle. */
+  fromEntry(
+    namespace: string,
+    generation: string,
+    entry: ListEntry,
+    bytes: Uint8Array | undefined,
+    version: string | undefined,
+  ): StoredSession | undefined {
+    if (bytes === undefined) return undefined;
+    const key = this.keys.sessionByHash(namespace, generation, entry.keyHash);
+    const record = decodeRecord(bytes, key);
+    const settings = this.settingsOf(namespace);
+    if (record.handle !== entry.handle || !isLive(record, this.options.now(), settings)) return undefined;
+    // The record names its id: check that it is the one the key's hash stands for.
+    if (this.keys.sessionHash(record.sessionId) !== entry.keyHash) return undefined;
+    return { namespace, sessionId: record.sessionId, generation, key, version, record, settings };
+  }
+
+  /** unlessRevoked answers the session as absent when its principal was revoked after it was bound. */
+  async unlessRevoked(session: StoredSession): Promise<StoredSession> {
+    return (await this.isRevoked(session)) ? { ...session, record: undefined } : session;
+  }
+
+  /** isRevoked says whether a live session's principal has a not-before stamp later than its binding. */
+  async isRevoked(session: StoredSession): Promise<boolean> {
+    const record = session.record;
+    if (record === undefined || record.principal === "") return false;
+    const stamp = await this.stamps.stampOf(session.namespace, record.principal, session.settings);
+    return Number(record.boundAtMs) < stamp;
+  }
+
+  /**
+   * isGoneSinceRead says whether a session that was live when read has been revoked or reached its absolute
+   * expiry since (a commit must not write it back to life).
+   */
+  async isGoneSinceRead(session: StoredSession): Promise<boolean> {
+    const record = session.record;
+    if (record === undefined) return false;
+    const { maxLifetimeSeconds } = session.settings;
+    if (maxLifetimeSeconds > 0 && this.options.now() > Number(record.createdAtMs) + maxLifetimeSeconds * 1000) return true;
+    return this.isRevoked(session);
+  }
+
+  /** settingsOf resolves a namespace's expiry settings (once per namespace). */
+  settingsOf(namespace: string): NamespaceSettings {
+    let settings = this.settings.get(namespace);
+    if (settings === undefined) {
+      settings = namespaceSettings(this.options, namespace);
+      this.settings.set(namespace, settings);
+    }
+    return settings;
   }
 
   /** toStored interprets raw stored bytes (from get or getMany) as a StoredSession. */
@@ -57,15 +139,11 @@ export class SessionRepository {
     bytes: Uint8Array | undefined,
     version: string | undefined,
   ): StoredSession {
-    let settings = this.settings.get(namespace);
-    if (settings === undefined) {
-      settings = namespaceSettings(this.options, namespace);
-      this.settings.set(namespace, settings);
-    }
+    const settings = this.settingsOf(namespace);
     let record: SessionRecord | undefined;
     if (bytes !== undefined) {
       const decoded = decodeRecord(bytes, key);
-      if (decoded.sessionId === sessionId && isLive(decoded, this.options.now(), settings.timeoutSeconds)) {
+      if (decoded.sessionId === sessionId && isLive(decoded, this.options.now(), settings)) {
         record = decoded;
       }
     }
@@ -74,18 +152,26 @@ export class SessionRepository {
 
   /**
    * write stores packages as the session's new state if it is unchanged since `read`: `cas` when memcached
-   * had an item, `add` when it had none. A session that comes into being is added to the index.
-   * `fresh` starts a new life (creation time now) for a session deleted and written in one transaction.
+   * had an item, `add` when it had none. The index hears of a session that comes into being, and of one
+   * written for the first time in an index period (see `SessionIndex.due`).
+   * `fresh` starts a new life (creation time now, a new handle, unbound) for a session deleted and written
+   * in one transaction; `identity` overrides handle, creation time or binding (rotation, binding).
+   * A session newly bound to a principal (or moved to a new key) is appended to the principal's list.
    * Throws RESOURCE_EXHAUSTED (writing nothing) when the record would exceed the item size.
    */
-  async write(session: StoredSession, packages: Packages, fresh = false): Promise<boolean> {
+  async write(session: StoredSession, packages: Packages, fresh = false, identity: Partial<Identity> = {}): Promise<boolean> {
     const now = this.options.now();
+    const kept = session.record && !fresh ? session.record : undefined;
+    const handle = identity.handle ?? (kept?.handle || newHandle());
+    const binding = identity.binding ?? (kept ? bindingOf(kept) : UNBOUND);
     const bytes = encodeRecord(
       {
         sessionId: session.sessionId,
-        createdAtMs: session.record && !fresh ? Number(session.record.createdAtMs) : now,
+        createdAtMs: identity.createdAtMs ?? (kept ? Number(kept.createdAtMs) : now),
         lastAccessedMs: now,
         packages,
+        handle,
+        binding,
       },
       this.maxRecordBytes,
     );
@@ -94,10 +180,32 @@ export class SessionRepository {
       session.version === undefined
         ? await this.store.add(session.key, bytes, lifetime)
         : await this.store.cas(session.key, bytes, session.version, lifetime);
-    if (written && session.record === undefined) {
-      await this.index.add(session.namespace, session.generation, session.sessionId);
+    // The index hears of a session when it comes into being and at its first write in each index period
+    // (see SessionIndex): one append, and none on most writes.
+    const previousWriteMs = session.record === undefined ? undefined : Number(session.record.lastAccessedMs);
+    if (written && this.index.due(session.settings, previousWriteMs, now)) {
+      await this.index.add(session.namespace, session.generation, session.sessionId, session.settings);
+    }
+    if (written && binding.principal !== "" && (kept?.principal !== binding.principal || kept.handle !== handle)) {
+      const entry = { handle, keyHash: this.keys.sessionHash(session.sessionId) };
+      await this.principals.add(session.namespace, session.generation, binding.principal, entry, (entries) =>
+        this.deadEntries(session.namespace, session.generation, binding.principal, entries),
+      );
     }
     return written;
+  }
+
+  /** deadEntries reads the sessions of list entries and answers those that are not live sessions of the principal. */
+  async deadEntries(namespace: string, generation: string, principal: string, entries: readonly ListEntry[]) {
+    const keyOf = entries.map((e) => this.keys.sessionByHash(namespace, generation, e.keyHash));
+    const found = await this.store.getMany(keyOf);
+    const dead = new Set<ListEntry>();
+    for (const [i, entry] of entries.entries()) {
+      const item = found.get(keyOf[i]!);
+      const stored = this.fromEntry(namespace, generation, entry, item?.value, item?.version);
+      if (stored === undefined || stored.record?.principal !== principal || (await this.isRevoked(stored))) dead.add(entry);
+    }
+    return dead;
   }
 
   /**
@@ -125,6 +233,11 @@ export class SessionRepository {
     if (this.options.now() - Number(record.lastAccessedMs) < session.settings.resolutionSeconds * 1000) return;
     await this.write(session, record.packages);
   }
+}
+
+/** newHandle draws a session handle: 128 bits from the CSPRNG, base64url (22 characters). Not a secret. */
+export function newHandle(): string {
+  return randomBytes(16).toString("base64url");
 }
 
 /**

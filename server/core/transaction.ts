@@ -134,7 +134,8 @@ export class Transaction {
 
   /**
    * commit writes the session in one compare-and-swap and closes the transaction.
-   * ABORTED when the session changed in storage since begin (nothing written: run the transaction again).
+   * ABORTED when the session changed in storage since begin, or was revoked or reached its absolute lifetime
+   * since (nothing written: run the transaction again).
    * RESOURCE_EXHAUSTED when the session would exceed the item size: nothing is written and the transaction
    * stays open, so the caller can roll back to a savepoint or abort.
    * With onlyIfNoErrors, a transaction any of whose ops failed is discarded instead (FAILED_PRECONDITION):
@@ -150,6 +151,15 @@ export class Transaction {
     }
     let written: boolean;
     try {
+      // A session revoked (or past its absolute lifetime) since begin is refused like a conflict, never
+      // written back to life: run again, and the transaction sees it absent.
+      if (await this.repository.isGoneSinceRead(this.stored)) {
+        this.closed = true;
+        throw new SessionError(
+          Code.ABORTED,
+          `session ${quote(this.stored.sessionId)} was revoked or reached its absolute lifetime since this transaction began: nothing was written; run the transaction again (it will see the session absent)`,
+        );
+      }
       if (!this.dirty) {
         await this.repository.refreshIfDue(this.stored);
         written = true;

@@ -95,3 +95,48 @@ export function quote(s: string): string {
   const shown = s.length > 64 ? `${s.slice(0, 64)}…` : s;
   return JSON.stringify(shown);
 }
+
+// Internal: the contract's limits on principals, attributes and handles ("Sessions of a principal").
+const MAX_ATTRIBUTES = 16;
+const MAX_ATTRIBUTE_KEY_CHARS = 64;
+const MAX_ATTRIBUTE_VALUE_CHARS = 256;
+const HANDLE = /^[A-Za-z0-9_-]{16,64}$/;
+/** MAX_HANDLES bounds the handles (and except_handles) of one RevokeSessions. */
+export const MAX_HANDLES = 1000;
+
+/** checkPrincipal throws INVALID_ARGUMENT unless p is 1..256 printable ASCII chars ("" too when allowed). */
+export function checkPrincipal(p: string, allowEmpty = false): void {
+  if (p === "" && allowEmpty) return;
+  if (!SESSION_ID.test(p)) {
+    throw invalidArgument(
+      `principal ${quote(p)} is invalid: use 1..256 printable ASCII characters (no spaces or control characters)`,
+    );
+  }
+}
+
+/** checkAttributes throws INVALID_ARGUMENT unless there are at most 16, keys 1..64 and values 0..256 chars without control chars. */
+export function checkAttributes(attributes: Record<string, string>): void {
+  const entries = Object.entries(attributes);
+  if (entries.length > MAX_ATTRIBUTES) {
+    throw invalidArgument(`${entries.length} attributes given: at most ${MAX_ATTRIBUTES}`);
+  }
+  for (const [key, value] of entries) {
+    const keyChars = [...key].length;
+    if (keyChars === 0 || keyChars > MAX_ATTRIBUTE_KEY_CHARS || CONTROL.test(key)) {
+      throw invalidArgument(`attribute key ${quote(key)} is invalid: use 1..64 characters without control characters`);
+    }
+    if ([...value].length > MAX_ATTRIBUTE_VALUE_CHARS || CONTROL.test(value)) {
+      throw invalidArgument(`attribute ${quote(key)}: its value must be 0..256 characters without control characters`);
+    }
+  }
+}
+
+/** checkHandles throws INVALID_ARGUMENT unless every handle looks like one and there are at most MAX_HANDLES. */
+export function checkHandles(what: "handles" | "except_handles", handles: readonly string[]): void {
+  if (handles.length > MAX_HANDLES) throw invalidArgument(`${handles.length} ${what} given: at most ${MAX_HANDLES}`);
+  for (const handle of handles) {
+    if (!HANDLE.test(handle)) {
+      throw invalidArgument(`${what}: ${quote(handle)} is not a session handle (as listed by ListPrincipalSessions)`);
+    }
+  }
+}

@@ -1,4 +1,4 @@
-import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { type ChannelOptions, Server, ServerCredentials, type ServerInterceptor, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../../rpc/service-definition.js";
@@ -23,6 +23,8 @@ export interface SessionServerOptions {
   keepaliveTimeoutMs: number;
   /** healthIntervalMs is how often health pings the store. */
   healthIntervalMs: number;
+  /** interceptors are grpc-js server interceptors, the first nearest the network (metrics, tracing). Default none. */
+  interceptors: ServerInterceptor[];
 }
 
 /**
@@ -36,6 +38,7 @@ export const defaultSessionServerOptions: SessionServerOptions = {
   keepaliveMs: 30_000, // ms
   keepaliveTimeoutMs: 10_000, // ms
   healthIntervalMs: 2000, // ms
+  interceptors: [], // none
 };
 
 /** SessionServer is a running-or-ready sessiond gRPC server. */
@@ -73,7 +76,7 @@ export function createSessionServer(
     "grpc.keepalive_timeout_ms": opts.keepaliveTimeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
   };
-  const server = new Server(channelOptions);
+  const server = new Server({ ...channelOptions, interceptors: opts.interceptors });
   const registry = new StreamRegistry(opts.maxOpenTransactions, opts.idleTimeoutMs);
   server.addService(createServiceDefinition(SessionService), {
     ...createUnaryHandlers(core, logger),

@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type ServerUnaryCall, type sendUnaryData, status, type UntypedHandleCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
@@ -15,11 +14,11 @@ import {
   ListSessionsResponseSchema,
   type RotateSessionRequest,
   RotateSessionResponseSchema,
-  SessionInfoSchema,
   type SetRequest,
   SetResponseSchema,
 } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { SessionCore } from "../core/session-core.js";
+import { principalHandlers, sessionInfo } from "./principal-handlers.js";
 import { toErrorStatus, toServiceError } from "./status.js";
 
 // Internal: built once, answered many times.
@@ -57,7 +56,10 @@ export function createUnaryHandlers(core: SessionCore, logger: Logger): Record<s
 
   return {
     createSession: unary("CreateSession", async (req: CreateSessionRequest) =>
-      create(CreateSessionResponseSchema, { sessionId: await core.createSession(req.namespace) }),
+      create(
+        CreateSessionResponseSchema,
+        await core.createSession(req.namespace, { principal: req.principal, attributes: req.attributes }),
+      ),
     ),
     get: unary("Get", async (req: GetRequest) =>
       create(GetResponseSchema, { data: await core.get(req.namespace, req.sessionId, req.package, req.keys) }),
@@ -74,14 +76,7 @@ export function createUnaryHandlers(core: SessionCore, logger: Logger): Record<s
       const page = await core.listSessions(req.namespace, req.pageSize, req.pageToken);
       return create(ListSessionsResponseSchema, {
         nextPageToken: page.nextPageToken,
-        sessions: page.sessions.map((s) =>
-          create(SessionInfoSchema, {
-            sessionId: s.sessionId,
-            packages: s.packages,
-            createdAt: timestampFromMs(s.createdAtMs),
-            lastAccessedAt: timestampFromMs(s.lastAccessedMs),
-          }),
-        ),
+        sessions: page.sessions.map(sessionInfo),
       });
     }),
     invalidateAll: unary("InvalidateAll", async (req: InvalidateAllRequest) => {
@@ -89,8 +84,9 @@ export function createUnaryHandlers(core: SessionCore, logger: Logger): Record<s
       return EMPTY_INVALIDATE;
     }),
     rotateSession: unary("RotateSession", async (req: RotateSessionRequest) =>
-      create(RotateSessionResponseSchema, { sessionId: await core.rotateSession(req.namespace, req.sessionId) }),
+      create(RotateSessionResponseSchema, await core.rotateSession(req.namespace, req.sessionId, req.principal)),
     ),
+    ...principalHandlers(core, unary),
   };
 }
 

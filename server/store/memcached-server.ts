@@ -1,9 +1,11 @@
 import type { MultiCasRetrievalResponse } from "memcache-client";
 import { MemcacheClient } from "memcache-client";
+import { createCircuitBreaker } from "./circuit-breaker.js";
 import { createGetBatcher } from "./get-batcher.js";
 import type { Store, Versioned } from "./store.js";
 import { StoreUnavailableError } from "./store.js";
 import { checkLifetimeSeconds, checkStoreKey, checkValue } from "./store-arguments.js";
+import type { StoreObserver } from "./store-observer.js";
 
 /** StoreLogger receives memcache-client's warnings and errors (e.g. a malformed reply), prefixed by server. */
 export interface StoreLogger {
@@ -16,7 +18,11 @@ export interface MemcachedServerOptions {
   cmdTimeoutMs: number;
   connectTimeoutMs: number;
   maxConnections: number;
+  /** breakMs is how long commands fail fast after a timeout, between probes (see `createCircuitBreaker`). */
+  breakMs: number;
   logger: StoreLogger | undefined;
+  /** observer is told of every command (metrics, traces); none by default. */
+  observer?: StoreObserver | undefined;
 }
 
 // memcached replies that are answers, not failures: each method lists those that mean `false`.
@@ -56,18 +62,38 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     logger: clientLogger(address, options.logger),
   });
   let closed = false;
+  const breaker = createCircuitBreaker(address, options.breakMs, () => client.version());
 
-  // send runs one memcache-client call, turning the replies listed in `refusals` into `false` and any
-  // other failure into a StoreUnavailableError (transport) or an Error naming the server (a reply).
-  async function send<T>(run: () => Promise<T>, refusals: readonly Refusal[] = []): Promise<T | false> {
+  // send runs one memcache-client call (memcached's `command` carrying `keys` keys), turning the replies
+  // listed in `refusals` into `false` and any other failure into a StoreUnavailableError (transport) or an
+  // Error naming the server (a reply). The observer hears of each command and its outcome.
+  async function send<T>(
+    command: string,
+    run: () => Promise<T>,
+    refusals: readonly Refusal[] = [],
+    keys = 1,
+  ): Promise<T | false> {
     if (closed) throw new StoreUnavailableError(`memcached ${address}: store is closed`);
+    // A server whose breaker is open is not sent the command: it fails here, uncounted (nothing was sent).
+    breaker.check();
     const started = performance.now();
+    const done = options.observer?.command(address, command, keys);
     try {
-      return await run();
+      const result = await run();
+      done?.();
+      return result;
     } catch (err) {
       const reply = replyOf(err);
-      if (reply !== undefined && (refusals as readonly string[]).includes(reply)) return false;
-      throw translate(address, options, performance.now() - started, err);
+      if (reply !== undefined && (refusals as readonly string[]).includes(reply)) {
+        done?.();
+        return false;
+      }
+      const elapsedMs = performance.now() - started;
+      const failure = translate(address, options, elapsedMs, err);
+      done?.(failure);
+      // A server that does not answer would cost every command the timeout: fail fast until it answers.
+      if (failure instanceof StoreUnavailableError && isTimeout(err, elapsedMs, options)) breaker.trip(failure);
+      throw failure;
     }
   }
 
@@ -75,7 +101,8 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     for (const key of keys) checkStoreKey(key);
     const found = new Map<string, Versioned>();
     if (keys.length === 0) return found;
-    const results = await send(() => client.gets<MultiCasRetrievalResponse>([...new Set(keys)]));
+    const unique = [...new Set(keys)];
+    const results = await send("gets", () => client.gets<MultiCasRetrievalResponse>(unique), [], unique.length);
     if (results === false) return found;
     for (const key of keys) {
       const result = Object.hasOwn(results, key) ? results[key] : undefined;
@@ -108,42 +135,52 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
       // memcached's cas unique is an unsigned 64-bit decimal: anything else cannot match, so it is a stale
       // version (memcached itself would answer CLIENT_ERROR bad command line format).
       if (!isCasUnique(version)) return false;
-      return (await send(() => client.cas(key, data, { lifetime, casUniq: version }), ["EXISTS", "NOT_FOUND"])) !== false;
+      return (await send("cas", () => client.cas(key, data, { lifetime, casUniq: version }), ["EXISTS", "NOT_FOUND"])) !== false;
     },
     async add(key, value, lifetimeSeconds) {
       const { data, lifetime } = write(key, value, lifetimeSeconds);
-      return (await send(() => client.add(key, data, { lifetime }), ["NOT_STORED"])) !== false;
+      return (await send("add", () => client.add(key, data, { lifetime }), ["NOT_STORED"])) !== false;
     },
     async set(key, value, lifetimeSeconds) {
       const { data, lifetime } = write(key, value, lifetimeSeconds);
-      await send(() => client.set(key, data, { lifetime }));
+      await send("set", () => client.set(key, data, { lifetime }));
     },
     async append(key, value) {
-      // memcached's append keeps the item's flags and expiry: the lifetime passed here is ignored.
       const { data } = write(key, value, 0);
-      return (await send(() => client.append(key, data), ["NOT_STORED"])) !== false;
+      // NOT_STORED: the key is absent, or the result would exceed the item size (the value is unchanged).
+      return (await send("append", () => client.append(key, data), ["NOT_STORED"])) !== false;
     },
     async touch(key, lifetimeSeconds) {
       checkStoreKey(key);
       checkLifetimeSeconds(lifetimeSeconds);
-      return (await send(() => client.touch(key, lifetimeSeconds), ["NOT_FOUND"])) !== false;
+      return (await send("touch", () => client.touch(key, lifetimeSeconds), ["NOT_FOUND"])) !== false;
     },
     async delete(key) {
       checkStoreKey(key);
-      return (await send(() => client.delete(key), ["NOT_FOUND"])) !== false;
+      return (await send("delete", () => client.delete(key), ["NOT_FOUND"])) !== false;
     },
     replicaKeys: (key) => [key],
     async ping() {
-      const reply = await send(() => client.version());
+      const reply = await send("version", () => client.version());
       if (reply === false || reply[0] !== "VERSION") {
         throw new StoreUnavailableError(`memcached ${address} answered version with ${String(reply)}`);
       }
     },
     async close() {
       closed = true;
+      breaker.stop();
       client.shutdown();
     },
   };
+}
+
+// isTimeout says a failure was a wait that ran out (no connection, or no answer in time), not a refusal:
+// by kind, as `translate` classifies (a transport code along the cause chain is a refusal or a reset).
+function isTimeout(err: unknown, elapsedMs: number, options: MemcachedServerOptions): boolean {
+  for (let cause: unknown = err, depth = 0; cause instanceof Error && depth < 8; cause = cause.cause, depth++) {
+    if (typeof (cause as { code?: unknown }).code === "string") return false;
+  }
+  return (err as { connecting?: unknown } | null)?.connecting === true || elapsedMs >= options.cmdTimeoutMs;
 }
 
 function isCasUnique(version: string): boolean {

@@ -2,6 +2,7 @@ import { createKeyRing } from "./key-ring.js";
 import type { StoreLogger } from "./memcached-server.js";
 import { createMemcachedServer } from "./memcached-server.js";
 import type { Store, Versioned } from "./store.js";
+import type { StoreObserver } from "./store-observer.js";
 
 export type { StoreLogger } from "./memcached-server.js";
 
@@ -20,6 +21,12 @@ export interface MemcachedStoreOptions {
    */
   maxConnections?: number;
   /**
+   * breakMs is how long one server's commands fail fast (StoreUnavailableError at once) after one of them
+   * timed out; the server is probed in the background every breakMs and used again once it answers. A
+   * refused connection does not count: it costs no wait. Default: 500.
+   */
+  breakMs?: number;
+  /**
    * replicas is how many keys hold a replicated value (see `Store.replicaKeys`) when `servers` names one
    * server: a proxy such as twemproxy spreads them over its pool by their hash. With several servers every
    * server holds one copy and this is not used. Default: 3.
@@ -27,6 +34,8 @@ export interface MemcachedStoreOptions {
   replicas?: number;
   /** logger receives memcache-client's warnings and errors. Default: none (they are dropped). */
   logger?: StoreLogger;
+  /** observer is told of every memcached command and its outcome (metrics, traces). Default: none. */
+  observer?: StoreObserver;
 }
 
 /** defaultMemcachedStoreOptions are the defaults behind createMemcachedStore's optional fields. */
@@ -34,6 +43,7 @@ export const defaultMemcachedStoreOptions = {
   cmdTimeoutMs: 1000, // ms
   connectTimeoutMs: 1000, // ms
   maxConnections: 2, // connections per server
+  breakMs: 500, // ms of failing fast after a timeout, between probes
   replicas: 3, // keys per replicated value on a single server (a proxy)
 };
 
@@ -54,11 +64,12 @@ const REPLICA_CACHE_SIZE = 10_000;
  *   `connectTimeoutMs` or `cmdTimeoutMs` (at once when the connection is refused); the next command
  *   connects again. Caveat: a write that fails this way may or may not have been applied.
  * - Any other failure (e.g. "SERVER_ERROR object too large for cache") throws an Error naming the server.
- * - `ping` asks every server for its version; `close` shuts every connection and the store is unusable after.
+ * - `ping` asks every server for its version and fails only when none answers (a pool with one node down
+ *   still serves the others' keys); `close` shuts every connection and the store is unusable after.
  */
 export function createMemcachedStore(options: MemcachedStoreOptions): Store {
   const settings = { ...defaultMemcachedStoreOptions, ...withoutUndefined(options) };
-  for (const name of ["cmdTimeoutMs", "connectTimeoutMs", "maxConnections", "replicas"] as const) {
+  for (const name of ["cmdTimeoutMs", "connectTimeoutMs", "maxConnections", "breakMs", "replicas"] as const) {
     // memcache-client reads 0 as "use its own default" (5 s) or "no timeout": neither is wanted here.
     if (!Number.isSafeInteger(settings[name]) || settings[name] <= 0) {
       throw new RangeError(`memcached store: ${name} must be a positive integer, got ${settings[name]}`);
@@ -72,7 +83,9 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
         cmdTimeoutMs: settings.cmdTimeoutMs,
         connectTimeoutMs: settings.connectTimeoutMs,
         maxConnections: settings.maxConnections,
+        breakMs: settings.breakMs,
         logger: options.logger,
+        observer: options.observer,
       }),
     ]),
   );
@@ -124,7 +137,12 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     delete: (key) => serverFor(key).delete(key),
     replicaKeys,
     async ping() {
-      await Promise.all([...servers.values()].map((server) => server.ping()));
+      // A pool with one node down still serves every other node's keys (the failure policy: a node's loss
+      // touches only its share), so health must not take the whole instance out: unavailable only when
+      // no node answers.
+      const results = await Promise.allSettled([...servers.values()].map((server) => server.ping()));
+      const failed = results.filter((r) => r.status === "rejected");
+      if (failed.length === results.length) throw (failed[0] as PromiseRejectedResult).reason;
     },
     async close() {
       await Promise.all([...servers.values()].map((server) => server.close()));

@@ -147,12 +147,12 @@ export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): Me
       open(key);
       checkValue(value);
       const current = live(key);
-      if (current === undefined) return false;
+      // memcached answers NOT_STORED both for an absent key and for a result over its item size.
+      if (current === undefined || current.value.byteLength + value.byteLength > maxValueBytes) return false;
       const joined = new Uint8Array(current.value.byteLength + value.byteLength);
       joined.set(current.value);
       joined.set(value, current.value.byteLength);
-      // The joined value must fit like any other; memcached answers SERVER_ERROR out of memory here.
-      store(key, { ...prepare(key, joined, 0), expiresAtMs: current.expiresAtMs });
+      store(key, { value: joined, version: 0, expiresAtMs: current.expiresAtMs });
       return true;
     },
     async touch(key, lifetimeSeconds) {

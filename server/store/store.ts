@@ -28,7 +28,11 @@ export interface Store {
   add(key: string, value: Uint8Array, lifetimeSeconds: number): Promise<boolean>;
   /** set writes unconditionally. */
   set(key: string, value: Uint8Array, lifetimeSeconds: number): Promise<void>;
-  /** append appends bytes to an existing value; false when the key is absent. */
+  /**
+   * append appends bytes to an existing value; false when the key is absent. memcached also answers false
+   * (NOT_STORED) when the result would exceed its item size: the value is then unchanged. The item keeps
+   * its lifetime; its version changes, so a `cas` against a version read before the append fails.
+   */
   append(key: string, value: Uint8Array): Promise<boolean>;
   /** touch sets a new lifetime without changing the value; false if the key is absent. */
   touch(key: string, lifetimeSeconds: number): Promise<boolean>;

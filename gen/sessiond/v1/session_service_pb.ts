@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file sessiond/v1/session_service.proto.
  */
 export const file_sessiond_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFzZXNzaW9uZC92MS9zZXNzaW9uX3NlcnZpY2UucHJvdG8SC3Nlc3Npb25kLnYxIikKFENyZWF0ZVNlc3Npb25SZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCSIrChVDcmVhdGVTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCSJSCgpHZXRSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEg8KB3BhY2thZ2UYAyABKAkSDAoEa2V5cxgEIAMoCSI0CgtHZXRSZXNwb25zZRIlCgRkYXRhGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJrCgpTZXRSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEg8KB3BhY2thZ2UYAyABKAkSJQoEZGF0YRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiDQoLU2V0UmVzcG9uc2UiVQoNRGVsZXRlUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIPCgdwYWNrYWdlGAMgASgJEgwKBGtleXMYBCADKAkiEAoORGVsZXRlUmVzcG9uc2UiTwoTTGlzdFNlc3Npb25zUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWwoUTGlzdFNlc3Npb25zUmVzcG9uc2USKgoIc2Vzc2lvbnMYASADKAsyGC5zZXNzaW9uZC52MS5TZXNzaW9uSW5mbxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkimQEKC1Nlc3Npb25JbmZvEhIKCnNlc3Npb25faWQYASABKAkSEAoIcGFja2FnZXMYAiADKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQbGFzdF9hY2Nlc3NlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKQoUSW52YWxpZGF0ZUFsbFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJIhcKFUludmFsaWRhdGVBbGxSZXNwb25zZSI9ChRSb3RhdGVTZXNzaW9uUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCSIrChVSb3RhdGVTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCSL/BQoSVHJhbnNhY3Rpb25SZXF1ZXN0EjYKBWJlZ2luGAEgASgLMiUuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LkJlZ2luSAASMgoDZ2V0GAIgASgLMiMuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LkdldEgAEjIKA3NldBgDIAEoCzIjLnNlc3Npb25kLnYxLlRyYW5zYWN0aW9uUmVxdWVzdC5TZXRIABI4CgZkZWxldGUYBCABKAsyJi5zZXNzaW9uZC52MS5UcmFuc2FjdGlvblJlcXVlc3QuRGVsZXRlSAASPgoJc2F2ZXBvaW50GAUgASgLMikuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LlNhdmVwb2ludEgAEjwKCHJvbGxiYWNrGAYgASgLMiguc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LlJvbGxiYWNrSAASOAoGY29tbWl0GAcgASgLMiYuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LkNvbW1pdEgAEjYKBWFib3J0GAggASgLMiUuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LkFib3J0SAAaLgoFQmVnaW4SEQoJbmFtZXNwYWNlGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkaJAoDR2V0Eg8KB3BhY2thZ2UYASABKAkSDAoEa2V5cxgCIAMoCRo9CgNTZXQSDwoHcGFja2FnZRgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBonCgZEZWxldGUSDwoHcGFja2FnZRgBIAEoCRIMCgRrZXlzGAIgAygJGgsKCVNhdmVwb2ludBogCghSb2xsYmFjaxIUCgxzYXZlcG9pbnRfaWQYASABKA0aIwoGQ29tbWl0EhkKEW9ubHlfaWZfbm9fZXJyb3JzGAEgASgIGgcKBUFib3J0QgQKAm9wIrYFChNUcmFuc2FjdGlvblJlc3BvbnNlEjcKBWJlZ2luGAEgASgLMiYuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXNwb25zZS5CZWdpbkgAEjMKA2dldBgCIAEoCzIkLnNlc3Npb25kLnYxLlRyYW5zYWN0aW9uUmVzcG9uc2UuR2V0SAASMwoDc2V0GAMgASgLMiQuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXNwb25zZS5TZXRIABI5CgZkZWxldGUYBCABKAsyJy5zZXNzaW9uZC52MS5UcmFuc2FjdGlvblJlc3BvbnNlLkRlbGV0ZUgAEj8KCXNhdmVwb2ludBgFIAEoCzIqLnNlc3Npb25kLnYxLlRyYW5zYWN0aW9uUmVzcG9uc2UuU2F2ZXBvaW50SAASPQoIcm9sbGJhY2sYBiABKAsyKS5zZXNzaW9uZC52MS5UcmFuc2FjdGlvblJlc3BvbnNlLlJvbGxiYWNrSAASOQoGY29tbWl0GAcgASgLMicuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXNwb25zZS5Db21taXRIABI3CgVhYm9ydBgIIAEoCzImLnNlc3Npb25kLnYxLlRyYW5zYWN0aW9uUmVzcG9uc2UuQWJvcnRIABIhCgVlcnJvchgJIAEoCzISLnNlc3Npb25kLnYxLkVycm9yGh8KBUJlZ2luEhYKDnRyYW5zYWN0aW9uX2lkGAEgASgJGiwKA0dldBIlCgRkYXRhGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBoFCgNTZXQaCAoGRGVsZXRlGiEKCVNhdmVwb2ludBIUCgxzYXZlcG9pbnRfaWQYASABKA0aCgoIUm9sbGJhY2saCAoGQ29tbWl0GgcKBUFib3J0QggKBnJlc3VsdCImCgVFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAky+gQKDlNlc3Npb25TZXJ2aWNlElYKDUNyZWF0ZVNlc3Npb24SIS5zZXNzaW9uZC52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdBoiLnNlc3Npb25kLnYxLkNyZWF0ZVNlc3Npb25SZXNwb25zZRI4CgNHZXQSFy5zZXNzaW9uZC52MS5HZXRSZXF1ZXN0Ghguc2Vzc2lvbmQudjEuR2V0UmVzcG9uc2USOAoDU2V0Ehcuc2Vzc2lvbmQudjEuU2V0UmVxdWVzdBoYLnNlc3Npb25kLnYxLlNldFJlc3BvbnNlEkEKBkRlbGV0ZRIaLnNlc3Npb25kLnYxLkRlbGV0ZVJlcXVlc3QaGy5zZXNzaW9uZC52MS5EZWxldGVSZXNwb25zZRJTCgxMaXN0U2Vzc2lvbnMSIC5zZXNzaW9uZC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiEuc2Vzc2lvbmQudjEuTGlzdFNlc3Npb25zUmVzcG9uc2USVgoNSW52YWxpZGF0ZUFsbBIhLnNlc3Npb25kLnYxLkludmFsaWRhdGVBbGxSZXF1ZXN0GiIuc2Vzc2lvbmQudjEuSW52YWxpZGF0ZUFsbFJlc3BvbnNlElYKDVJvdGF0ZVNlc3Npb24SIS5zZXNzaW9uZC52MS5Sb3RhdGVTZXNzaW9uUmVxdWVzdBoiLnNlc3Npb25kLnYxLlJvdGF0ZVNlc3Npb25SZXNwb25zZRJUCgtUcmFuc2FjdGlvbhIfLnNlc3Npb25kLnYxLlRyYW5zYWN0aW9uUmVxdWVzdBogLnNlc3Npb25kLnYxLlRyYW5zYWN0aW9uUmVzcG9uc2UoATABYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiFzZXNzaW9uZC92MS9zZXNzaW9uX3NlcnZpY2UucHJvdG8SC3Nlc3Npb25kLnYxIrYBChRDcmVhdGVTZXNzaW9uUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJEkUKCmF0dHJpYnV0ZXMYAyADKAsyMS5zZXNzaW9uZC52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdC5BdHRyaWJ1dGVzRW50cnkaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiOwoVQ3JlYXRlU2Vzc2lvblJlc3BvbnNlEhIKCnNlc3Npb25faWQYASABKAkSDgoGaGFuZGxlGAIgASgJIlIKCkdldFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSDwoHcGFja2FnZRgDIAEoCRIMCgRrZXlzGAQgAygJIjQKC0dldFJlc3BvbnNlEiUKBGRhdGEYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0ImsKClNldFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSDwoHcGFja2FnZRgDIAEoCRIlCgRkYXRhGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCINCgtTZXRSZXNwb25zZSJVCg1EZWxldGVSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEg8KB3BhY2thZ2UYAyABKAkSDAoEa2V5cxgEIAMoCSIQCg5EZWxldGVSZXNwb25zZSJPChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJbChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIqCghzZXNzaW9ucxgBIAMoCzIYLnNlc3Npb25kLnYxLlNlc3Npb25JbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLdAgoLU2Vzc2lvbkluZm8SEgoKc2Vzc2lvbl9pZBgBIAEoCRIQCghwYWNrYWdlcxgCIAMoCRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBsYXN0X2FjY2Vzc2VkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZoYW5kbGUYBSABKAkSEQoJcHJpbmNpcGFsGAYgASgJEjwKCmF0dHJpYnV0ZXMYByADKAsyKC5zZXNzaW9uZC52MS5TZXNzaW9uSW5mby5BdHRyaWJ1dGVzRW50cnkSLgoKZXhwaXJlc19hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiKQoUSW52YWxpZGF0ZUFsbFJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJIhcKFUludmFsaWRhdGVBbGxSZXNwb25zZSJQChRSb3RhdGVTZXNzaW9uUmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIRCglwcmluY2lwYWwYAyABKAkiOwoVUm90YXRlU2Vzc2lvblJlc3BvbnNlEhIKCnNlc3Npb25faWQYASABKAkSDgoGaGFuZGxlGAIgASgJIsgBChNTZXRQcmluY2lwYWxSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhEKCXByaW5jaXBhbBgDIAEoCRJECgphdHRyaWJ1dGVzGAQgAygLMjAuc2Vzc2lvbmQudjEuU2V0UHJpbmNpcGFsUmVxdWVzdC5BdHRyaWJ1dGVzRW50cnkaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiJgoUU2V0UHJpbmNpcGFsUmVzcG9uc2USDgoGaGFuZGxlGAEgASgJIj8KFkRlc2NyaWJlU2Vzc2lvblJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkiRAoXRGVzY3JpYmVTZXNzaW9uUmVzcG9uc2USKQoHc2Vzc2lvbhgBIAEoCzIYLnNlc3Npb25kLnYxLlNlc3Npb25JbmZvImsKHExpc3RQcmluY2lwYWxTZXNzaW9uc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJkCh1MaXN0UHJpbmNpcGFsU2Vzc2lvbnNSZXNwb25zZRIqCghzZXNzaW9ucxgBIAMoCzIYLnNlc3Npb25kLnYxLlNlc3Npb25JbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJmChVSZXZva2VTZXNzaW9uc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRIPCgdoYW5kbGVzGAMgAygJEhYKDmV4Y2VwdF9oYW5kbGVzGAQgAygJIi8KFlJldm9rZVNlc3Npb25zUmVzcG9uc2USFQoNcmV2b2tlZF9jb3VudBgBIAEoDSL/BQoSVHJhbnNhY3Rpb25SZXF1ZXN0EjYKBWJlZ2luGAEgASgLMiUuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LkJlZ2luSAASMgoDZ2V0GAIgASgLMiMuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LkdldEgAEjIKA3NldBgDIAEoCzIjLnNlc3Npb25kLnYxLlRyYW5zYWN0aW9uUmVxdWVzdC5TZXRIABI4CgZkZWxldGUYBCABKAsyJi5zZXNzaW9uZC52MS5UcmFuc2FjdGlvblJlcXVlc3QuRGVsZXRlSAASPgoJc2F2ZXBvaW50GAUgASgLMikuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LlNhdmVwb2ludEgAEjwKCHJvbGxiYWNrGAYgASgLMiguc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LlJvbGxiYWNrSAASOAoGY29tbWl0GAcgASgLMiYuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LkNvbW1pdEgAEjYKBWFib3J0GAggASgLMiUuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXF1ZXN0LkFib3J0SAAaLgoFQmVnaW4SEQoJbmFtZXNwYWNlGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkaJAoDR2V0Eg8KB3BhY2thZ2UYASABKAkSDAoEa2V5cxgCIAMoCRo9CgNTZXQSDwoHcGFja2FnZRgBIAEoCRIlCgRkYXRhGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBonCgZEZWxldGUSDwoHcGFja2FnZRgBIAEoCRIMCgRrZXlzGAIgAygJGgsKCVNhdmVwb2ludBogCghSb2xsYmFjaxIUCgxzYXZlcG9pbnRfaWQYASABKA0aIwoGQ29tbWl0EhkKEW9ubHlfaWZfbm9fZXJyb3JzGAEgASgIGgcKBUFib3J0QgQKAm9wIrYFChNUcmFuc2FjdGlvblJlc3BvbnNlEjcKBWJlZ2luGAEgASgLMiYuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXNwb25zZS5CZWdpbkgAEjMKA2dldBgCIAEoCzIkLnNlc3Npb25kLnYxLlRyYW5zYWN0aW9uUmVzcG9uc2UuR2V0SAASMwoDc2V0GAMgASgLMiQuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXNwb25zZS5TZXRIABI5CgZkZWxldGUYBCABKAsyJy5zZXNzaW9uZC52MS5UcmFuc2FjdGlvblJlc3BvbnNlLkRlbGV0ZUgAEj8KCXNhdmVwb2ludBgFIAEoCzIqLnNlc3Npb25kLnYxLlRyYW5zYWN0aW9uUmVzcG9uc2UuU2F2ZXBvaW50SAASPQoIcm9sbGJhY2sYBiABKAsyKS5zZXNzaW9uZC52MS5UcmFuc2FjdGlvblJlc3BvbnNlLlJvbGxiYWNrSAASOQoGY29tbWl0GAcgASgLMicuc2Vzc2lvbmQudjEuVHJhbnNhY3Rpb25SZXNwb25zZS5Db21taXRIABI3CgVhYm9ydBgIIAEoCzImLnNlc3Npb25kLnYxLlRyYW5zYWN0aW9uUmVzcG9uc2UuQWJvcnRIABIhCgVlcnJvchgJIAEoCzISLnNlc3Npb25kLnYxLkVycm9yGh8KBUJlZ2luEhYKDnRyYW5zYWN0aW9uX2lkGAEgASgJGiwKA0dldBIlCgRkYXRhGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBoFCgNTZXQaCAoGRGVsZXRlGiEKCVNhdmVwb2ludBIUCgxzYXZlcG9pbnRfaWQYASABKA0aCgoIUm9sbGJhY2saCAoGQ29tbWl0GgcKBUFib3J0QggKBnJlc3VsdCImCgVFcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAky+AcKDlNlc3Npb25TZXJ2aWNlElYKDUNyZWF0ZVNlc3Npb24SIS5zZXNzaW9uZC52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdBoiLnNlc3Npb25kLnYxLkNyZWF0ZVNlc3Npb25SZXNwb25zZRI4CgNHZXQSFy5zZXNzaW9uZC52MS5HZXRSZXF1ZXN0Ghguc2Vzc2lvbmQudjEuR2V0UmVzcG9uc2USOAoDU2V0Ehcuc2Vzc2lvbmQudjEuU2V0UmVxdWVzdBoYLnNlc3Npb25kLnYxLlNldFJlc3BvbnNlEkEKBkRlbGV0ZRIaLnNlc3Npb25kLnYxLkRlbGV0ZVJlcXVlc3QaGy5zZXNzaW9uZC52MS5EZWxldGVSZXNwb25zZRJTCgxMaXN0U2Vzc2lvbnMSIC5zZXNzaW9uZC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiEuc2Vzc2lvbmQudjEuTGlzdFNlc3Npb25zUmVzcG9uc2USVgoNSW52YWxpZGF0ZUFsbBIhLnNlc3Npb25kLnYxLkludmFsaWRhdGVBbGxSZXF1ZXN0GiIuc2Vzc2lvbmQudjEuSW52YWxpZGF0ZUFsbFJlc3BvbnNlElYKDVJvdGF0ZVNlc3Npb24SIS5zZXNzaW9uZC52MS5Sb3RhdGVTZXNzaW9uUmVxdWVzdBoiLnNlc3Npb25kLnYxLlJvdGF0ZVNlc3Npb25SZXNwb25zZRJTCgxTZXRQcmluY2lwYWwSIC5zZXNzaW9uZC52MS5TZXRQcmluY2lwYWxSZXF1ZXN0GiEuc2Vzc2lvbmQudjEuU2V0UHJpbmNpcGFsUmVzcG9uc2USXAoPRGVzY3JpYmVTZXNzaW9uEiMuc2Vzc2lvbmQudjEuRGVzY3JpYmVTZXNzaW9uUmVxdWVzdBokLnNlc3Npb25kLnYxLkRlc2NyaWJlU2Vzc2lvblJlc3BvbnNlEm4KFUxpc3RQcmluY2lwYWxTZXNzaW9ucxIpLnNlc3Npb25kLnYxLkxpc3RQcmluY2lwYWxTZXNzaW9uc1JlcXVlc3QaKi5zZXNzaW9uZC52MS5MaXN0UHJpbmNpcGFsU2Vzc2lvbnNSZXNwb25zZRJZCg5SZXZva2VTZXNzaW9ucxIiLnNlc3Npb25kLnYxLlJldm9rZVNlc3Npb25zUmVxdWVzdBojLnNlc3Npb25kLnYxLlJldm9rZVNlc3Npb25zUmVzcG9uc2USVAoLVHJhbnNhY3Rpb24SHy5zZXNzaW9uZC52MS5UcmFuc2FjdGlvblJlcXVlc3QaIC5zZXNzaW9uZC52MS5UcmFuc2FjdGlvblJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * CreateSessionRequest asks for a new session.
@@ -26,6 +26,21 @@ export type CreateSessionRequest = Message<"sessiond.v1.CreateSessionRequest"> &
    * @generated from field: string namespace = 1;
    */
   namespace: string;
+
+  /**
+   * principal binds the new session to this user (1..256 printable ASCII characters); empty: unbound.
+   *
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+
+  /**
+   * attributes are the caller's facts about the session (e.g. ip, user_agent, device): at most 16 entries,
+   * keys 1..64 and values 0..256 characters of UTF-8 without control characters.
+   *
+   * @generated from field: map<string, string> attributes = 3;
+   */
+  attributes: { [key: string]: string };
 };
 
 /**
@@ -36,7 +51,7 @@ export const CreateSessionRequestSchema: GenMessage<CreateSessionRequest> = /*@_
   messageDesc(file_sessiond_v1_session_service, 0);
 
 /**
- * CreateSessionResponse carries the new session's id.
+ * CreateSessionResponse carries the new session's id and handle.
  *
  * @generated from message sessiond.v1.CreateSessionResponse
  */
@@ -47,6 +62,13 @@ export type CreateSessionResponse = Message<"sessiond.v1.CreateSessionResponse">
    * @generated from field: string session_id = 1;
    */
   sessionId: string;
+
+  /**
+   * handle names the session in listings and revocations (random, 128 bits, not secret, kept for life).
+   *
+   * @generated from field: string handle = 2;
+   */
+  handle: string;
 };
 
 /**
@@ -329,6 +351,34 @@ export type SessionInfo = Message<"sessiond.v1.SessionInfo"> & {
    * @generated from field: google.protobuf.Timestamp last_accessed_at = 4;
    */
   lastAccessedAt?: Timestamp | undefined;
+
+  /**
+   * handle names the session in listings and revocations: random, not secret, fixed for the session's life.
+   *
+   * @generated from field: string handle = 5;
+   */
+  handle: string;
+
+  /**
+   * principal is the user the session is bound to; empty when unbound.
+   *
+   * @generated from field: string principal = 6;
+   */
+  principal: string;
+
+  /**
+   * attributes are the caller's facts about the session, given at CreateSession or SetPrincipal.
+   *
+   * @generated from field: map<string, string> attributes = 7;
+   */
+  attributes: { [key: string]: string };
+
+  /**
+   * expires_at is when the session is gone unless accessed: the earlier of idle and absolute expiry.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 8;
+   */
+  expiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -393,6 +443,13 @@ export type RotateSessionRequest = Message<"sessiond.v1.RotateSessionRequest"> &
    * @generated from field: string session_id = 2;
    */
   sessionId: string;
+
+  /**
+   * principal binds the rotated session to this user in the same call; empty keeps the current binding.
+   *
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
 };
 
 /**
@@ -414,6 +471,13 @@ export type RotateSessionResponse = Message<"sessiond.v1.RotateSessionResponse">
    * @generated from field: string session_id = 1;
    */
   sessionId: string;
+
+  /**
+   * handle is the session's handle, the same as before the rotation.
+   *
+   * @generated from field: string handle = 2;
+   */
+  handle: string;
 };
 
 /**
@@ -422,6 +486,252 @@ export type RotateSessionResponse = Message<"sessiond.v1.RotateSessionResponse">
  */
 export const RotateSessionResponseSchema: GenMessage<RotateSessionResponse> = /*@__PURE__*/
   messageDesc(file_sessiond_v1_session_service, 14);
+
+/**
+ * SetPrincipalRequest binds a session to a principal.
+ *
+ * @generated from message sessiond.v1.SetPrincipalRequest
+ */
+export type SetPrincipalRequest = Message<"sessiond.v1.SetPrincipalRequest"> & {
+  /**
+   * namespace is the session data container.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * session_id names the session inside the namespace.
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * principal is the user to bind the session to (1..256 printable ASCII characters); "" unbinds it.
+   *
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
+
+  /**
+   * attributes replace the session's attributes (same limits as CreateSessionRequest.attributes).
+   *
+   * @generated from field: map<string, string> attributes = 4;
+   */
+  attributes: { [key: string]: string };
+};
+
+/**
+ * Describes the message sessiond.v1.SetPrincipalRequest.
+ * Use `create(SetPrincipalRequestSchema)` to create a new message.
+ */
+export const SetPrincipalRequestSchema: GenMessage<SetPrincipalRequest> = /*@__PURE__*/
+  messageDesc(file_sessiond_v1_session_service, 15);
+
+/**
+ * SetPrincipalResponse carries the session's handle.
+ *
+ * @generated from message sessiond.v1.SetPrincipalResponse
+ */
+export type SetPrincipalResponse = Message<"sessiond.v1.SetPrincipalResponse"> & {
+  /**
+   * handle is the session's handle (unchanged by binding).
+   *
+   * @generated from field: string handle = 1;
+   */
+  handle: string;
+};
+
+/**
+ * Describes the message sessiond.v1.SetPrincipalResponse.
+ * Use `create(SetPrincipalResponseSchema)` to create a new message.
+ */
+export const SetPrincipalResponseSchema: GenMessage<SetPrincipalResponse> = /*@__PURE__*/
+  messageDesc(file_sessiond_v1_session_service, 16);
+
+/**
+ * DescribeSessionRequest asks for a session's own record.
+ *
+ * @generated from message sessiond.v1.DescribeSessionRequest
+ */
+export type DescribeSessionRequest = Message<"sessiond.v1.DescribeSessionRequest"> & {
+  /**
+   * namespace is the session data container.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * session_id names the session inside the namespace.
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message sessiond.v1.DescribeSessionRequest.
+ * Use `create(DescribeSessionRequestSchema)` to create a new message.
+ */
+export const DescribeSessionRequestSchema: GenMessage<DescribeSessionRequest> = /*@__PURE__*/
+  messageDesc(file_sessiond_v1_session_service, 17);
+
+/**
+ * DescribeSessionResponse describes one session, without its data.
+ *
+ * @generated from message sessiond.v1.DescribeSessionResponse
+ */
+export type DescribeSessionResponse = Message<"sessiond.v1.DescribeSessionResponse"> & {
+  /**
+   * session is the session's record: id, handle, principal, attributes, packages and times.
+   *
+   * @generated from field: sessiond.v1.SessionInfo session = 1;
+   */
+  session?: SessionInfo | undefined;
+};
+
+/**
+ * Describes the message sessiond.v1.DescribeSessionResponse.
+ * Use `create(DescribeSessionResponseSchema)` to create a new message.
+ */
+export const DescribeSessionResponseSchema: GenMessage<DescribeSessionResponse> = /*@__PURE__*/
+  messageDesc(file_sessiond_v1_session_service, 18);
+
+/**
+ * ListPrincipalSessionsRequest pages through a principal's live sessions.
+ *
+ * @generated from message sessiond.v1.ListPrincipalSessionsRequest
+ */
+export type ListPrincipalSessionsRequest = Message<"sessiond.v1.ListPrincipalSessionsRequest"> & {
+  /**
+   * namespace is the session data container.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * principal is the user whose sessions to list.
+   *
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+
+  /**
+   * page_size is the most sessions to return (default 100, at most 1000).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * page_token continues from a previous response's next_page_token; empty starts at the beginning.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message sessiond.v1.ListPrincipalSessionsRequest.
+ * Use `create(ListPrincipalSessionsRequestSchema)` to create a new message.
+ */
+export const ListPrincipalSessionsRequestSchema: GenMessage<ListPrincipalSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_sessiond_v1_session_service, 19);
+
+/**
+ * ListPrincipalSessionsResponse is one page of a principal's live sessions, ordered by handle.
+ *
+ * @generated from message sessiond.v1.ListPrincipalSessionsResponse
+ */
+export type ListPrincipalSessionsResponse = Message<"sessiond.v1.ListPrincipalSessionsResponse"> & {
+  /**
+   * sessions are the live sessions of this page; their session_id is always empty.
+   *
+   * @generated from field: repeated sessiond.v1.SessionInfo sessions = 1;
+   */
+  sessions: SessionInfo[];
+
+  /**
+   * next_page_token continues the listing; empty when there is nothing more.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message sessiond.v1.ListPrincipalSessionsResponse.
+ * Use `create(ListPrincipalSessionsResponseSchema)` to create a new message.
+ */
+export const ListPrincipalSessionsResponseSchema: GenMessage<ListPrincipalSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_sessiond_v1_session_service, 20);
+
+/**
+ * RevokeSessionsRequest names the sessions of a principal to revoke.
+ *
+ * @generated from message sessiond.v1.RevokeSessionsRequest
+ */
+export type RevokeSessionsRequest = Message<"sessiond.v1.RevokeSessionsRequest"> & {
+  /**
+   * namespace is the session data container.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * principal is the user whose sessions to revoke.
+   *
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+
+  /**
+   * handles are the sessions to revoke (at most 1000); empty revokes all the principal's sessions.
+   *
+   * @generated from field: repeated string handles = 3;
+   */
+  handles: string[];
+
+  /**
+   * except_handles are kept (at most 1000): with no handles, "log out everywhere else".
+   *
+   * @generated from field: repeated string except_handles = 4;
+   */
+  exceptHandles: string[];
+};
+
+/**
+ * Describes the message sessiond.v1.RevokeSessionsRequest.
+ * Use `create(RevokeSessionsRequestSchema)` to create a new message.
+ */
+export const RevokeSessionsRequestSchema: GenMessage<RevokeSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_sessiond_v1_session_service, 21);
+
+/**
+ * RevokeSessionsResponse says how many sessions were revoked.
+ *
+ * @generated from message sessiond.v1.RevokeSessionsResponse
+ */
+export type RevokeSessionsResponse = Message<"sessiond.v1.RevokeSessionsResponse"> & {
+  /**
+   * revoked_count is how many sessions were revoked; when all (or all except some) are revoked, it counts
+   * the sessions listed for the principal at that moment (one that had just expired by itself may count).
+   *
+   * @generated from field: uint32 revoked_count = 1;
+   */
+  revokedCount: number;
+};
+
+/**
+ * Describes the message sessiond.v1.RevokeSessionsResponse.
+ * Use `create(RevokeSessionsResponseSchema)` to create a new message.
+ */
+export const RevokeSessionsResponseSchema: GenMessage<RevokeSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_sessiond_v1_session_service, 22);
 
 /**
  * TransactionRequest is one operation of a transaction stream.
@@ -506,7 +816,7 @@ export type TransactionRequest = Message<"sessiond.v1.TransactionRequest"> & {
  * Use `create(TransactionRequestSchema)` to create a new message.
  */
 export const TransactionRequestSchema: GenMessage<TransactionRequest> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 15);
+  messageDesc(file_sessiond_v1_session_service, 23);
 
 /**
  * Begin opens a transaction on one session; it reads the session (memcached gets).
@@ -534,7 +844,7 @@ export type TransactionRequest_Begin = Message<"sessiond.v1.TransactionRequest.B
  * Use `create(TransactionRequest_BeginSchema)` to create a new message.
  */
 export const TransactionRequest_BeginSchema: GenMessage<TransactionRequest_Begin> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 15, 0);
+  messageDesc(file_sessiond_v1_session_service, 23, 0);
 
 /**
  * Get reads a package, seeing this transaction's own uncommitted writes.
@@ -562,7 +872,7 @@ export type TransactionRequest_Get = Message<"sessiond.v1.TransactionRequest.Get
  * Use `create(TransactionRequest_GetSchema)` to create a new message.
  */
 export const TransactionRequest_GetSchema: GenMessage<TransactionRequest_Get> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 15, 1);
+  messageDesc(file_sessiond_v1_session_service, 23, 1);
 
 /**
  * Set merges data into a package.
@@ -590,7 +900,7 @@ export type TransactionRequest_Set = Message<"sessiond.v1.TransactionRequest.Set
  * Use `create(TransactionRequest_SetSchema)` to create a new message.
  */
 export const TransactionRequest_SetSchema: GenMessage<TransactionRequest_Set> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 15, 2);
+  messageDesc(file_sessiond_v1_session_service, 23, 2);
 
 /**
  * Delete removes keys, a package (no keys) or the whole session (package empty).
@@ -618,7 +928,7 @@ export type TransactionRequest_Delete = Message<"sessiond.v1.TransactionRequest.
  * Use `create(TransactionRequest_DeleteSchema)` to create a new message.
  */
 export const TransactionRequest_DeleteSchema: GenMessage<TransactionRequest_Delete> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 15, 3);
+  messageDesc(file_sessiond_v1_session_service, 23, 3);
 
 /**
  * Savepoint records the transaction's state to roll back to.
@@ -633,7 +943,7 @@ export type TransactionRequest_Savepoint = Message<"sessiond.v1.TransactionReque
  * Use `create(TransactionRequest_SavepointSchema)` to create a new message.
  */
 export const TransactionRequest_SavepointSchema: GenMessage<TransactionRequest_Savepoint> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 15, 4);
+  messageDesc(file_sessiond_v1_session_service, 23, 4);
 
 /**
  * Rollback returns the state to a savepoint; savepoints taken after it become invalid.
@@ -654,7 +964,7 @@ export type TransactionRequest_Rollback = Message<"sessiond.v1.TransactionReques
  * Use `create(TransactionRequest_RollbackSchema)` to create a new message.
  */
 export const TransactionRequest_RollbackSchema: GenMessage<TransactionRequest_Rollback> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 15, 5);
+  messageDesc(file_sessiond_v1_session_service, 23, 5);
 
 /**
  * Commit writes the session in one compare-and-swap; ABORTED when it changed since begin.
@@ -677,7 +987,7 @@ export type TransactionRequest_Commit = Message<"sessiond.v1.TransactionRequest.
  * Use `create(TransactionRequest_CommitSchema)` to create a new message.
  */
 export const TransactionRequest_CommitSchema: GenMessage<TransactionRequest_Commit> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 15, 6);
+  messageDesc(file_sessiond_v1_session_service, 23, 6);
 
 /**
  * Abort discards the transaction.
@@ -692,7 +1002,7 @@ export type TransactionRequest_Abort = Message<"sessiond.v1.TransactionRequest.A
  * Use `create(TransactionRequest_AbortSchema)` to create a new message.
  */
 export const TransactionRequest_AbortSchema: GenMessage<TransactionRequest_Abort> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 15, 7);
+  messageDesc(file_sessiond_v1_session_service, 23, 7);
 
 /**
  * TransactionResponse answers one TransactionRequest, in order: a result, or an error.
@@ -784,7 +1094,7 @@ export type TransactionResponse = Message<"sessiond.v1.TransactionResponse"> & {
  * Use `create(TransactionResponseSchema)` to create a new message.
  */
 export const TransactionResponseSchema: GenMessage<TransactionResponse> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 16);
+  messageDesc(file_sessiond_v1_session_service, 24);
 
 /**
  * Begin answers begin.
@@ -805,7 +1115,7 @@ export type TransactionResponse_Begin = Message<"sessiond.v1.TransactionResponse
  * Use `create(TransactionResponse_BeginSchema)` to create a new message.
  */
 export const TransactionResponse_BeginSchema: GenMessage<TransactionResponse_Begin> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 16, 0);
+  messageDesc(file_sessiond_v1_session_service, 24, 0);
 
 /**
  * Get answers get.
@@ -826,7 +1136,7 @@ export type TransactionResponse_Get = Message<"sessiond.v1.TransactionResponse.G
  * Use `create(TransactionResponse_GetSchema)` to create a new message.
  */
 export const TransactionResponse_GetSchema: GenMessage<TransactionResponse_Get> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 16, 1);
+  messageDesc(file_sessiond_v1_session_service, 24, 1);
 
 /**
  * Set answers set.
@@ -841,7 +1151,7 @@ export type TransactionResponse_Set = Message<"sessiond.v1.TransactionResponse.S
  * Use `create(TransactionResponse_SetSchema)` to create a new message.
  */
 export const TransactionResponse_SetSchema: GenMessage<TransactionResponse_Set> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 16, 2);
+  messageDesc(file_sessiond_v1_session_service, 24, 2);
 
 /**
  * Delete answers delete.
@@ -856,7 +1166,7 @@ export type TransactionResponse_Delete = Message<"sessiond.v1.TransactionRespons
  * Use `create(TransactionResponse_DeleteSchema)` to create a new message.
  */
 export const TransactionResponse_DeleteSchema: GenMessage<TransactionResponse_Delete> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 16, 3);
+  messageDesc(file_sessiond_v1_session_service, 24, 3);
 
 /**
  * Savepoint answers savepoint.
@@ -877,7 +1187,7 @@ export type TransactionResponse_Savepoint = Message<"sessiond.v1.TransactionResp
  * Use `create(TransactionResponse_SavepointSchema)` to create a new message.
  */
 export const TransactionResponse_SavepointSchema: GenMessage<TransactionResponse_Savepoint> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 16, 4);
+  messageDesc(file_sessiond_v1_session_service, 24, 4);
 
 /**
  * Rollback answers rollback.
@@ -892,7 +1202,7 @@ export type TransactionResponse_Rollback = Message<"sessiond.v1.TransactionRespo
  * Use `create(TransactionResponse_RollbackSchema)` to create a new message.
  */
 export const TransactionResponse_RollbackSchema: GenMessage<TransactionResponse_Rollback> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 16, 5);
+  messageDesc(file_sessiond_v1_session_service, 24, 5);
 
 /**
  * Commit answers commit: the session is in storage.
@@ -907,7 +1217,7 @@ export type TransactionResponse_Commit = Message<"sessiond.v1.TransactionRespons
  * Use `create(TransactionResponse_CommitSchema)` to create a new message.
  */
 export const TransactionResponse_CommitSchema: GenMessage<TransactionResponse_Commit> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 16, 6);
+  messageDesc(file_sessiond_v1_session_service, 24, 6);
 
 /**
  * Abort answers abort: nothing was written.
@@ -922,7 +1232,7 @@ export type TransactionResponse_Abort = Message<"sessiond.v1.TransactionResponse
  * Use `create(TransactionResponse_AbortSchema)` to create a new message.
  */
 export const TransactionResponse_AbortSchema: GenMessage<TransactionResponse_Abort> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 16, 7);
+  messageDesc(file_sessiond_v1_session_service, 24, 7);
 
 /**
  * Error describes a failed transaction op.
@@ -951,7 +1261,7 @@ export type Error = Message<"sessiond.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_sessiond_v1_session_service, 17);
+  messageDesc(file_sessiond_v1_session_service, 25);
 
 /**
  * SessionService keeps per-user session data in memcached and offers real transactions over it.
@@ -967,8 +1277,9 @@ export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
  */
 export const SessionService: GenService<{
   /**
-   * CreateSession makes a new session with a random, URL-safe id of at least 128 bits from a CSPRNG.
-   * The session exists (empty) until its namespace's timeout passes without access.
+   * CreateSession makes a new session with a random, URL-safe id of at least 128 bits from a CSPRNG, and a
+   * handle; bound to a principal when one is given. The session exists (empty) until its namespace's
+   * timeout passes without access (or its absolute lifetime, --max-lifetime, is over).
    *
    * @generated from rpc sessiond.v1.SessionService.CreateSession
    */
@@ -1032,7 +1343,8 @@ export const SessionService: GenService<{
   },
   /**
    * RotateSession moves a session's data to a new random id and deletes the old id (session-fixation
-   * defence, as Spring's changeSessionId or Django's cycle_key).
+   * defence, as Spring's changeSessionId or Django's cycle_key). The session keeps its handle, creation time
+   * and binding; with a principal it is bound to it in the same call (the login moment).
    *
    * @generated from rpc sessiond.v1.SessionService.RotateSession
    */
@@ -1040,6 +1352,51 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof RotateSessionRequestSchema;
     output: typeof RotateSessionResponseSchema;
+  },
+  /**
+   * SetPrincipal binds a live session to a principal ("" unbinds it) and replaces its attributes.
+   * NOT_FOUND when the session is absent (never bound: a caller cannot bind an id nobody holds).
+   *
+   * @generated from rpc sessiond.v1.SessionService.SetPrincipal
+   */
+  setPrincipal: {
+    methodKind: "unary";
+    input: typeof SetPrincipalRequestSchema;
+    output: typeof SetPrincipalResponseSchema;
+  },
+  /**
+   * DescribeSession returns a session's own record without its data ("who am I"); NOT_FOUND when absent.
+   *
+   * @generated from rpc sessiond.v1.SessionService.DescribeSession
+   */
+  describeSession: {
+    methodKind: "unary";
+    input: typeof DescribeSessionRequestSchema;
+    output: typeof DescribeSessionResponseSchema;
+  },
+  /**
+   * ListPrincipalSessions pages through a principal's live sessions for a "your devices" page: handles,
+   * attributes and times, never a session id. It reads in time proportional to that principal's sessions.
+   *
+   * @generated from rpc sessiond.v1.SessionService.ListPrincipalSessions
+   */
+  listPrincipalSessions: {
+    methodKind: "unary";
+    input: typeof ListPrincipalSessionsRequestSchema;
+    output: typeof ListPrincipalSessionsResponseSchema;
+  },
+  /**
+   * RevokeSessions makes sessions of a principal gone: all of them (no handles), the listed handles, or all
+   * except except_handles ("log out other devices"). Revoking all costs the same few storage writes however
+   * many sessions the principal has; revoked sessions read as absent at once on this instance and within
+   * 1 s on the others. Sessions created or bound to the principal afterwards are not affected.
+   *
+   * @generated from rpc sessiond.v1.SessionService.RevokeSessions
+   */
+  revokeSessions: {
+    methodKind: "unary";
+    input: typeof RevokeSessionsRequestSchema;
+    output: typeof RevokeSessionsResponseSchema;
   },
   /**
    * Transaction holds one transaction at a time inside the stream: begin, get, set, delete, savepoint,

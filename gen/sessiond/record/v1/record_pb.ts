@@ -11,7 +11,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file sessiond/record/v1/record.proto.
  */
 export const file_sessiond_record_v1_record: GenFile = /*@__PURE__*/
-  fileDesc("Ch9zZXNzaW9uZC9yZWNvcmQvdjEvcmVjb3JkLnByb3RvEhJzZXNzaW9uZC5yZWNvcmQudjEiggIKDVNlc3Npb25SZWNvcmQSDgoGZm9ybWF0GAEgASgNEhIKCnNlc3Npb25faWQYAiABKAkSFQoNY3JlYXRlZF9hdF9tcxgDIAEoAxIYChBsYXN0X2FjY2Vzc2VkX21zGAQgASgDEkEKCHBhY2thZ2VzGAUgAygLMi8uc2Vzc2lvbmQucmVjb3JkLnYxLlNlc3Npb25SZWNvcmQuUGFja2FnZXNFbnRyeRIPCgdkZWxldGVkGAYgASgIGkgKDVBhY2thZ2VzRW50cnkSCwoDa2V5GAEgASgJEiYKBXZhbHVlGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdDoCOAFiBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("Ch9zZXNzaW9uZC9yZWNvcmQvdjEvcmVjb3JkLnByb3RvEhJzZXNzaW9uZC5yZWNvcmQudjEitAMKDVNlc3Npb25SZWNvcmQSDgoGZm9ybWF0GAEgASgNEhIKCnNlc3Npb25faWQYAiABKAkSFQoNY3JlYXRlZF9hdF9tcxgDIAEoAxIYChBsYXN0X2FjY2Vzc2VkX21zGAQgASgDEkEKCHBhY2thZ2VzGAUgAygLMi8uc2Vzc2lvbmQucmVjb3JkLnYxLlNlc3Npb25SZWNvcmQuUGFja2FnZXNFbnRyeRIPCgdkZWxldGVkGAYgASgIEg4KBmhhbmRsZRgHIAEoCRIRCglwcmluY2lwYWwYCCABKAkSRQoKYXR0cmlidXRlcxgJIAMoCzIxLnNlc3Npb25kLnJlY29yZC52MS5TZXNzaW9uUmVjb3JkLkF0dHJpYnV0ZXNFbnRyeRITCgtib3VuZF9hdF9tcxgKIAEoAxpICg1QYWNrYWdlc0VudHJ5EgsKA2tleRgBIAEoCRImCgV2YWx1ZRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Q6AjgBGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * SessionRecord is how sessiond stores one session in memcached (internal, not part of the API).
@@ -62,6 +62,36 @@ export type SessionRecord = Message<"sessiond.record.v1.SessionRecord"> & {
    * @generated from field: bool deleted = 6;
    */
   deleted: boolean;
+
+  /**
+   * handle names the session in listings and revocations; random, fixed for the session's life (kept by
+   * rotation). Empty only in records written before handles existed.
+   *
+   * @generated from field: string handle = 7;
+   */
+  handle: string;
+
+  /**
+   * principal is the user the session is bound to; empty when unbound.
+   *
+   * @generated from field: string principal = 8;
+   */
+  principal: string;
+
+  /**
+   * attributes are the caller's facts about the session.
+   *
+   * @generated from field: map<string, string> attributes = 9;
+   */
+  attributes: { [key: string]: string };
+
+  /**
+   * bound_at_ms is when the session was bound to principal (Unix ms): a revocation of the principal at a
+   * later time (its not-before stamp) makes the session read as absent.
+   *
+   * @generated from field: int64 bound_at_ms = 10;
+   */
+  boundAtMs: bigint;
 };
 
 /**

@@ -1,0 +1,120 @@
+// Loaded only by `import()` from telemetry.ts when an OTLP endpoint is set: without one, no OpenTelemetry
+// module is ever loaded and the default start pays nothing for tracing.
+import {
+  context,
+  DiagLogLevel,
+  diag,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  trace,
+} from "@opentelemetry/api";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import type { Logger } from "pino";
+import type { StoreObserver } from "../store/store-observer.js";
+import type { Tracing } from "./telemetry.js";
+import { createTracingInterceptor } from "./tracing-interceptor.js";
+
+// Internal: how long stopping waits for the last spans to be exported.
+const SHUTDOWN_MS = 2000;
+
+// Internal: read by the metadata getter; grpc-js keeps keys lower-case, as W3C's propagator asks for them.
+const metadataGetter: TextMapGetter<import("@grpc/grpc-js").Metadata> = {
+  keys: (metadata) => Object.keys(metadata.getMap()),
+  get: (metadata, key) => {
+    const values = metadata.get(key);
+    return values.length === 0 ? undefined : values.map(String);
+  },
+};
+
+/**
+ * startTracing registers an OpenTelemetry tracer provider for this process (the official Node SDK pieces:
+ * NodeTracerProvider with its AsyncLocalStorage context manager, a batch span processor, the OTLP/HTTP
+ * exporter, the W3C trace-context and baggage propagators) and returns sessiond's tracing hooks. Spans are
+ * posted to `tracesUrl` (telemetry.ts derives it from the standard variables); the SDK reads the others
+ * itself: `OTEL_EXPORTER_OTLP_HEADERS` and timeouts, the sampler (`OTEL_TRACES_SAMPLER`, default
+ * parent-based always-on) and the batch settings (`OTEL_BSP_*`); the
+ * service is `sessiond` unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise.
+ * Exporter failures are logged at warn level, never thrown.
+ */
+export function startTracing(tracesUrl: string, logger: Logger): Tracing {
+  diag.setLogger(
+    {
+      error: (message, ...args) => logger.warn({ args }, `opentelemetry: ${message}`),
+      warn: (message, ...args) => logger.warn({ args }, `opentelemetry: ${message}`),
+      info: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
+    DiagLogLevel.WARN,
+  );
+  const resource = resourceFromAttributes({ "service.name": "sessiond" }).merge(detectResources({ detectors: [envDetector] }));
+  const provider = new NodeTracerProvider({
+    resource,
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl }))],
+  });
+  provider.register({
+    propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  });
+  const tracer = provider.getTracer("sessiond");
+
+  const storeSpans: StoreObserver = {
+    command(server, command, keys) {
+      const parent = context.active();
+      // Commands outside any call (the health ping) would each be a trace of their own: not worth exporting.
+      if (trace.getSpan(parent) === undefined) return () => undefined;
+      const port = Number(server.slice(server.lastIndexOf(":") + 1));
+      const span: Span = tracer.startSpan(
+        `memcached ${command}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            "db.system": "memcached",
+            "db.system.name": "memcached",
+            "db.operation.name": command,
+            "server.address": server.slice(0, server.lastIndexOf(":")).replace(/^\[|\]$/g, ""),
+            "server.port": port,
+            "sessiond.store.keys": keys,
+            ...(keys > 1 ? { "db.operation.batch.size": keys } : {}),
+          },
+        },
+        parent,
+      );
+      return (failure) => {
+        if (failure !== undefined) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+          span.setAttribute("error.type", failure.name);
+        }
+        span.end();
+      };
+    },
+  };
+
+  return {
+    interceptor: createTracingInterceptor(tracer, (metadata) => propagation.extract(ROOT_CONTEXT, metadata, metadataGetter)),
+    storeObserver: storeSpans,
+    async shutdown() {
+      // Spans that cannot be exported now are lost; stopping must go on (and exit 0) all the same, and soon:
+      // the exporter would retry an unreachable collector for up to its timeout (10 s by default).
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`no answer within ${SHUTDOWN_MS} ms`), SHUTDOWN_MS);
+      });
+      const outcome = await Promise.race([
+        provider.shutdown().then(
+          () => undefined,
+          (err: unknown) => (err as Error).message,
+        ),
+        late,
+      ]);
+      clearTimeout(timer);
+      if (outcome !== undefined) logger.warn({ err: outcome }, "opentelemetry: spans not exported at shutdown");
+    },
+  };
+}
