@@ -23,8 +23,8 @@ function cpuMicros(fn: () => unknown): number {
   return (used.user + used.system) / count;
 }
 
-const sealed = sealChunk(keys.sealing, storeKey, plaintext, false);
-const sealUs = cpuMicros(() => sealChunk(keys.sealing, storeKey, plaintext, false));
+const sealed = sealChunk(keys.sealing, storeKey, plaintext, 0);
+const sealUs = cpuMicros(() => sealChunk(keys.sealing, storeKey, plaintext, 0));
 const openUs = cpuMicros(() => {
   if (!openValue(keys, storeKey, sealed).ok) throw new Error("a sealed record did not open");
 });

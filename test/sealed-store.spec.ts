@@ -51,7 +51,7 @@ describe("the sealed store", () => {
     }
     expect(hay.subarray(3, 4).toString()).to.equal("A");
     expect(hay.length - secret.length)
-      .to.equal(3 + 1 + 4 + 12 + 16)
+      .to.equal(3 + 1 + 4 + 4 + 12 + 16)
       .and.be.at.most(SEAL_OVERHEAD_BYTES);
     expect(text((await sealed.get(key("a")))!.value)).to.equal(secret);
     expect(text((await sealed.getMany([key("a")])).get(key("a"))!.value)).to.equal(secret);
@@ -157,15 +157,19 @@ describe("the sealed store", () => {
   it("rotates: [A] writes, [B, A] reads both and writes with B, [B] reads only B's records", async () => {
     await sealed.set(key("s1"), bytes("sealed with A"), 3600);
     await sealed.set(key("gen"), bytes("never expires"), 0);
+    await sealed.set(key("log"), bytes("a\n"), 3600);
+    await sealed.append(key("log"), bytes("b\n"));
     keys.current = keysOf(lineB, lineA).current;
     expect(text((await sealed.get(key("s1")))!.value)).to.equal("sealed with A");
     await sealed.set(key("s2"), bytes("sealed with B"), 3600);
     expect(text((await sealed.get(key("gen")))!.value)).to.equal("never expires");
-    // The record with no expiry is re-sealed with B in the background; the one with a lifetime is not.
-    await eventually(
-      "the record with no expiry to be re-sealed with B",
-      async () => (await raw.get(key("gen")))!.value[3] === 0x42,
-    );
+    await sealed.append(key("log"), bytes("c\n")); // sealed with B, after a chunk sealed with A
+    expect(text((await sealed.get(key("log")))!.value)).to.equal("a\nb\nc\n");
+    // The records nobody rewrites whole (no expiry; appended to) are re-sealed with B in the background,
+    // the appended one as one chunk with its lifetime; a plain record with a lifetime is not.
+    await eventually("the record with no expiry and the appended one to be re-sealed with B", async () => {
+      for (const name of ["gen", "log"]) expect((await raw.get(key(name)))!.value[3], name).to.equal(0x42);
+    });
     expect(
       Buffer.from((await raw.get(key("gen")))!.value)
         .subarray(3, 4)
@@ -180,6 +184,7 @@ describe("the sealed store", () => {
     expect(await sealed.get(key("s1"))).to.equal(undefined);
     expect(text((await sealed.get(key("s2")))!.value)).to.equal("sealed with B");
     expect(text((await sealed.get(key("gen")))!.value)).to.equal("never expires");
+    expect(text((await sealed.get(key("log")))!.value)).to.equal("a\nb\nc\n");
     expect(log.warnings.map((l) => [l.obj.reason, l.obj.keyId])).to.deep.equal([["unknown key", "A"]]);
   });
 });

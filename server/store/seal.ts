@@ -6,41 +6,43 @@ import { type DataKey, type DataKeys, KEY_ID_PATTERN } from "./data-keys.js";
  *
  *   offset  size  field
  *   0       1     format, 1
- *   1       1     flags: bit 0 set when the value was written with no expiry (lifetime 0)
+ *   1       1     flags, 0 (reserved)
  *   2       1     L, the key id's length (1..16)
  *   3       L     key id, ASCII, in clear so that a reader knows which key opens the chunk
- *   3+L     4     N, the ciphertext's length, big-endian: chunks are self-delimiting
- *   7+L     12    nonce, random per chunk
- *   19+L    N     AES-256-GCM ciphertext
- *   19+L+N  16    GCM tag
+ *   3+L     4     expiry the writer gave the item, Unix seconds, big-endian; 0: none (and in appended chunks)
+ *   7+L     4     N, the ciphertext's length, big-endian: chunks are self-delimiting
+ *   11+L    12    nonce, random per chunk
+ *   23+L    N     AES-256-GCM ciphertext
+ *   23+L+N  16    GCM tag
  *
- * The associated data is the header (bytes 0 to 7+L) followed by the record's memcached key, so a chunk
- * opens only under the key it was written to, with the flags and length it was written with.
+ * The associated data is the header (bytes 0 to 11+L) followed by the record's memcached key, so a chunk
+ * opens only under the key it was written to, with the expiry and length it was written with.
  */
 const FORMAT = 1;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
-const FLAG_PERMANENT = 1;
 
 /**
- * SEAL_OVERHEAD_BYTES is the most a chunk adds to its plaintext (with a 16-character key id): 51 bytes,
+ * SEAL_OVERHEAD_BYTES is the most a chunk adds to its plaintext (with a 16-character key id): 55 bytes,
  * well within the room the core keeps free beside a record (RECORD_OVERHEAD_BYTES).
  */
-export const SEAL_OVERHEAD_BYTES = 3 + 16 + 4 + NONCE_BYTES + TAG_BYTES;
+export const SEAL_OVERHEAD_BYTES = 3 + 16 + 8 + NONCE_BYTES + TAG_BYTES;
 
 /**
  * sealChunk encrypts `plaintext` for `storeKey` with `key` (AES-256-GCM, a random 12-byte nonce).
- * `permanent` marks a value written with no expiry, which a reader may re-seal with a newer key.
+ * `expiresAt` is the item's expiry in Unix seconds (0: none), kept so that a reader can re-seal the value
+ * with a newer key without changing its lifetime.
  */
-export function sealChunk(key: DataKey, storeKey: string, plaintext: Uint8Array, permanent: boolean): Buffer {
+export function sealChunk(key: DataKey, storeKey: string, plaintext: Uint8Array, expiresAt: number): Buffer {
   const idLength = key.id.length;
-  const headerBytes = 7 + idLength;
+  const headerBytes = 11 + idLength;
   const out = Buffer.allocUnsafe(headerBytes + NONCE_BYTES + plaintext.byteLength + TAG_BYTES);
   out[0] = FORMAT;
-  out[1] = permanent ? FLAG_PERMANENT : 0;
+  out[1] = 0;
   out[2] = idLength;
   out.write(key.id, 3, "latin1");
-  out.writeUInt32BE(plaintext.byteLength, 3 + idLength);
+  out.writeUInt32BE(expiresAt, 3 + idLength);
+  out.writeUInt32BE(plaintext.byteLength, 7 + idLength);
   const nonce = nextNonce();
   nonce.copy(out, headerBytes);
   const cipher = createCipheriv("aes-256-gcm", key.secret, nonce);
@@ -71,8 +73,10 @@ export interface Opened {
   readonly ok: true;
   /** plaintext is the chunks' plaintexts, concatenated. */
   readonly plaintext: Buffer;
-  /** permanent tells that the value was written with no expiry (the first chunk's flag). */
-  readonly permanent: boolean;
+  /** expiresAt is the item's expiry as its writer gave it, Unix seconds (0: none): the first chunk's. */
+  readonly expiresAt: number;
+  /** chunks is how many chunks the value holds (more than one once appended to). */
+  readonly chunks: number;
   /** stale tells that some chunk was sealed with a key other than today's sealing key. */
   readonly stale: boolean;
 }
@@ -98,11 +102,11 @@ export function openValue(keys: DataKeys, storeKey: string, value: Uint8Array): 
   do {
     if (bytes.length - offset < 3 || bytes[offset] !== FORMAT) return { ok: false, reason: "not sealed" };
     const idLength = bytes[offset + 2]!;
-    const headerBytes = 7 + idLength;
+    const headerBytes = 11 + idLength;
     if (bytes.length - offset < headerBytes + NONCE_BYTES + TAG_BYTES) return { ok: false, reason: "truncated" };
     const keyId = bytes.toString("latin1", offset + 3, offset + 3 + idLength);
     if (!KEY_ID_PATTERN.test(keyId)) return { ok: false, reason: "not sealed" };
-    const length = bytes.readUInt32BE(offset + 3 + idLength);
+    const length = bytes.readUInt32BE(offset + 7 + idLength);
     const end = offset + headerBytes + NONCE_BYTES + length + TAG_BYTES;
     if (end > bytes.length) return { ok: false, reason: "truncated", keyId };
     const key = keys.byId(keyId);
@@ -120,6 +124,7 @@ export function openValue(keys: DataKeys, storeKey: string, value: Uint8Array): 
     if (key !== keys.sealing) stale = true;
     offset = end;
   } while (offset < bytes.length);
-  const permanent = ((bytes[1] ?? 0) & FLAG_PERMANENT) !== 0;
-  return { ok: true, plaintext: parts.length === 1 ? parts[0]! : Buffer.concat(parts), permanent, stale };
+  const expiresAt = bytes.readUInt32BE(3 + bytes[2]!);
+  const plaintext = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return { ok: true, plaintext, expiresAt, chunks: parts.length, stale };
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { DataKeySource } from "./data-keys.js";
 import { openValue, sealChunk } from "./seal.js";
-import type { Store, Versioned } from "./store.js";
+import { MAX_LIFETIME_SECONDS, type Store, type Versioned } from "./store.js";
 
 /** SealLogger is the slice of pino the sealed store logs records that do not open with. */
 export interface SealLogger {
@@ -24,9 +24,10 @@ const WARNED_MEMORY = 1024;
  *   append to a key this process last read as not opening answers false, as for an absent key, so the
  *   caller writes it anew (`add`). Caveat: memcached appends to whatever is there, so a chunk appended to
  *   a value that does not open, which this process has not read, is lost with it.
- * - Key rotation: a value written with no expiry (lifetime 0: namespace generations, index shards) that
- *   opens only with an older key is re-sealed with the current key when read, in the background, by
- *   compare-and-swap; values with a lifetime are re-sealed as they are written.
+ * - Key rotation: values are re-sealed with the current key as they are written. A value that is never
+ *   rewritten as a whole (written with no expiry, or appended to) and opens only with an older key is
+ *   re-sealed when read, in the background, by compare-and-swap, with the expiry its writer gave it (kept
+ *   in the header). Caveat: a `touch` does not update that expiry (sessiond does not touch).
  * Methods that carry no value (touch, delete, replicaKeys, ping, close) pass through unchanged: a Store
  * method added later is one more such line here.
  */
@@ -67,19 +68,29 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
       warnOnce(key, found.version, opened.reason, opened.keyId);
       return undefined;
     }
-    if (opened.stale && opened.permanent) reseal(key, opened.plaintext, found.version);
+    // Records nobody rewrites as a whole (no expiry: generations; appended to: index and principal logs)
+    // are re-sealed when read; the others are re-sealed as they are written.
+    if (opened.stale && (opened.expiresAt === 0 || opened.chunks > 1)) {
+      reseal(key, opened.plaintext, found.version, opened.expiresAt);
+    }
     return { value: opened.plaintext, version: found.version };
   }
 
-  function reseal(key: string, plaintext: Uint8Array, version: string): void {
-    // A conflict means someone wrote it meanwhile, sealed with a current key: nothing to do.
-    store.cas(key, seal(key, plaintext, 0), version, 0).catch((err: unknown) => {
+  // reseal writes a value that opened only with an older key again, sealed with the current key, with
+  // the lifetime it has left. A conflict means someone wrote it meanwhile (sealed with a current key).
+  function reseal(key: string, plaintext: Uint8Array, version: string, expiresAt: number): void {
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    if (expiresAt !== 0 && expiresAt <= nowSeconds + 1) return; // about to expire anyway
+    // memcached reads a lifetime over 30 days as a Unix time: pass the expiry itself then.
+    const lifetime = expiresAt === 0 ? 0 : expiresAt - nowSeconds > MAX_LIFETIME_SECONDS ? expiresAt : expiresAt - nowSeconds;
+    const sealed = sealChunk(keys.current.sealing, key, plaintext, expiresAt);
+    store.cas(key, sealed, version, lifetime).catch((err: unknown) => {
       logger.warn({ keyHash: keyHash(key), err }, "a record could not be re-sealed with the current key");
     });
   }
 
   const seal = (key: string, value: Uint8Array, lifetimeSeconds: number): Buffer =>
-    sealChunk(keys.current.sealing, key, value, lifetimeSeconds === 0);
+    sealChunk(keys.current.sealing, key, value, expiryOf(lifetimeSeconds));
 
   return {
     async get(key) {
@@ -111,7 +122,7 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
     },
     async append(key, value) {
       if (unreadable.has(key)) return false;
-      return store.append(key, sealChunk(keys.current.sealing, key, value, false));
+      return store.append(key, sealChunk(keys.current.sealing, key, value, 0));
     },
     touch: (key, lifetimeSeconds) => store.touch(key, lifetimeSeconds),
     delete: (key) => store.delete(key),
@@ -124,4 +135,13 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
 /** keyHash is a short sha256 of a memcached key, so log lines about one record can be correlated. */
 export function keyHash(key: string): string {
   return createHash("sha256").update(key).digest("hex").slice(0, 16);
+}
+
+// expiryOf turns a memcached lifetime into the Unix second the item expires (0: never), as memcached does:
+// up to 30 days is relative, more is already a Unix time, negative is expired at once.
+function expiryOf(lifetimeSeconds: number): number {
+  if (lifetimeSeconds === 0) return 0;
+  if (lifetimeSeconds < 0) return 1;
+  if (lifetimeSeconds > MAX_LIFETIME_SECONDS) return lifetimeSeconds;
+  return Math.floor(Date.now() / 1000) + lifetimeSeconds;
 }
