@@ -77,9 +77,8 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
     expect(server.parentSpanId).to.equal(upstream.spanId);
     expect(server.service).to.equal("sessiond");
     expect(server.attributes).to.include({ "rpc.system": "grpc", "rpc.method": "Get", "rpc.grpc.status_code": 0 });
-    // The read of the namespace's generation and of the session: memcached gets, each a child span.
-    // The reads of the namespace's generation and of the session (memcached gets; the new namespace's
-    // generation is written with add), each a child span.
+    // The reads of the namespace's generation (its copies: 3 keys on one server) and of the session
+    // (memcached gets; a new namespace's generation is written with add), each a child span.
     const children = childrenOf(await receiver.waitFor((all) => childrenOf(all, server).length >= 2), server);
     for (const child of children) {
       expect(child.traceId).to.equal(upstream.traceId);
@@ -87,8 +86,8 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
       expect(child.name).to.match(/^memcached (gets|add)$/);
       expect(child.attributes).to.include({ "db.system": "memcached", "server.port": memcached.port });
     }
-    const read = children.find((s) => s.name === "memcached gets");
-    expect(read?.attributes).to.include({ "db.operation.name": "gets", "sessiond.store.keys": 1 });
+    const reads = children.filter((s) => s.name === "memcached gets").map((s) => s.attributes["sessiond.store.keys"]);
+    expect(reads, "a batched read is one span listing its key count").to.include(1);
   });
 
   it("gives a Transaction stream one span with an event per op, and its commit's writes as children", async () => {

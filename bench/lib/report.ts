@@ -17,6 +17,10 @@ export interface RatioResult {
   cpuPerOpVsCeiling?: number;
   /** opsVsPeer is ops/s divided by the express-session row's req/s in the same run. */
   opsVsPeer?: number;
+  /** perCpuVsCeiling is operations per core-second of server + memcached divided by the ceiling's. */
+  perCpuVsCeiling?: number;
+  /** perCpuVsPeer is operations per core-second of server + memcached divided by express-session's. */
+  perCpuVsPeer?: number;
   /** goals lists each goal at c64 with the measured ratio and whether it is met. */
   goals: { goal: string; ratio: number; target: number; met: boolean }[];
 }
@@ -45,6 +49,14 @@ const NUMERIC = [
   "otherCpuPct",
   "serverPeakRssMb",
 ] as const;
+
+/** opsPerCoreSecond is operations per second of CPU spent by the given percentages of a core. */
+export function opsPerCoreSecond(opsPerSec: number | undefined, ...cpuPct: Array<number | undefined>): number {
+  const cores = cpuPct.reduce<number>((sum, pct) => sum + (pct ?? Number.NaN), 0) / 100;
+  return (opsPerSec ?? Number.NaN) / cores;
+}
+
+const perCpu = (p: PointResult | undefined) => opsPerCoreSecond(p?.opsPerSec, p?.serverCpuPct, p?.memcachedCpuPct);
 
 /** medianPoints folds the runs into one point per row and concurrency: the median of each number. */
 export function medianPoints(runs: readonly PointResult[][]): PointResult[] {
@@ -85,6 +97,8 @@ export function ratios(runs: readonly PointResult[][]): RatioResult[] {
           (run) => (at(run, row.ceiling)?.serverCpuUsPerOp ?? NaN) / (at(run, row.id)?.serverCpuUsPerOp ?? NaN),
         ),
         opsVsPeer: ratio((run) => (at(run, row.id)?.opsPerSec ?? NaN) / (at(run, row.peer)?.opsPerSec ?? NaN)),
+        perCpuVsCeiling: ratio((run) => perCpu(at(run, row.id)) / perCpu(at(run, row.ceiling))),
+        perCpuVsPeer: ratio((run) => perCpu(at(run, row.id)) / perCpu(at(run, row.peer))),
         goals: [],
       };
       const goals = concurrency === 64 ? row.goals : undefined;
@@ -95,7 +109,8 @@ export function ratios(runs: readonly PointResult[][]): RatioResult[] {
       check(`ops >= ${goals?.ceilingOps}x ${row.ceiling}`, result.opsVsCeiling, goals?.ceilingOps);
       check(`p99 <= ${goals?.ceilingP99}x ${row.ceiling}`, result.p99VsCeiling, goals?.ceilingP99, true);
       check(`ops >= ${goals?.peerOps}x ${row.peer}`, result.opsVsPeer, goals?.peerOps);
-      check(`ops/CPU >= ${goals?.ceilingCpuPerOp}x ${row.ceiling}`, result.cpuPerOpVsCeiling, goals?.ceilingCpuPerOp);
+      check(`per CPU >= ${goals?.ceilingPerCpu}x ${row.ceiling}`, result.perCpuVsCeiling, goals?.ceilingPerCpu);
+      check(`per CPU >= ${goals?.peerPerCpu}x ${row.peer}`, result.perCpuVsPeer, goals?.peerPerCpu);
       out.push(result);
     }
   }
@@ -115,19 +130,21 @@ export function formatTable(points: readonly PointResult[], ratioResults: readon
     "p99 ms",
     "srv CPU%",
     "srv us/op",
-    "load CPU%",
+    "srv ops/core-s",
     "mc CPU%",
+    "mc ops/core-s",
+    "load CPU%",
     "other CPU%",
     "srv RSS MB",
-    "vs ceiling ops/p99/cpu",
-    "vs express",
+    "vs ceiling ops/p99/cpu/per-CPU",
+    "vs express ops/per-CPU",
     "goals (c64)",
     "confl/err",
   ];
   const lines = points.map((p) => {
     const r = ratioResults.find((x) => x.row === p.row && x.concurrency === p.concurrency);
     const vsCeiling = r?.ceiling
-      ? `${fixed(r.opsVsCeiling, 2)} / ${fixed(r.p99VsCeiling, 2)} / ${fixed(r.cpuPerOpVsCeiling, 2)}`
+      ? `${fixed(r.opsVsCeiling, 2)} / ${fixed(r.p99VsCeiling, 2)} / ${fixed(r.cpuPerOpVsCeiling, 2)} / ${fixed(r.perCpuVsCeiling, 2)}`
       : "";
     const goals = (r?.goals ?? []).map((g) => `${g.met ? "ok" : "MISS"} ${g.goal}`).join("; ");
     if (p.skipped) return [p.label, String(p.concurrency), `skipped: ${p.skipped.split("\n")[0]?.slice(0, 100)}`];
@@ -139,12 +156,14 @@ export function formatTable(points: readonly PointResult[], ratioResults: readon
       fixed(p.p99Ms, 2),
       fixed(p.serverCpuPct, 0),
       fixed(p.serverCpuUsPerOp, 0),
-      fixed(p.loadCpuPct, 0),
+      fixed(opsPerCoreSecond(p.opsPerSec, p.serverCpuPct), 0),
       fixed(p.memcachedCpuPct, 0),
+      fixed(opsPerCoreSecond(p.opsPerSec, p.memcachedCpuPct), 0),
+      fixed(p.loadCpuPct, 0),
       fixed(p.otherCpuPct, 0),
       fixed(p.serverPeakRssMb, 0),
       vsCeiling,
-      r && Number.isFinite(r.opsVsPeer) ? `${fixed(r.opsVsPeer, 2)}x` : "",
+      r && Number.isFinite(r.opsVsPeer) ? `${fixed(r.opsVsPeer, 2)}x / ${fixed(r.perCpuVsPeer, 2)}x` : "",
       goals,
       `${fixed(p.conflicts, 0)}/${fixed(p.errors, 0)}`,
     ];
@@ -155,7 +174,7 @@ export function formatTable(points: readonly PointResult[], ratioResults: readon
   const render = (cells: string[]) =>
     cells.length === header.length
       ? cells
-          .map((c, i) => (i < 2 || i >= 11 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+          .map((c, i) => (i < 2 || i >= 13 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
           .join("  ")
           .trimEnd()
       : cells.join("  ");

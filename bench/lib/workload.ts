@@ -50,10 +50,16 @@ export function clientSessionId(salt: string, processIndex: number, clientIndex:
 export type GrpcClientKind = "raw" | "node-h2" | "grpc-js";
 
 /** ServerKind names the server kinds a row can run against. */
-export type ServerKind = "grpc-echo" | "grpc-memcached-get" | "grpc-stream-cas" | "express-session" | "sessiond";
+export type ServerKind =
+  | "grpc-echo"
+  | "grpc-memcached-get"
+  | "grpc-memcached-set"
+  | "grpc-stream-cas"
+  | "express-session"
+  | "sessiond";
 
 /** DriverKind is what a virtual client does in a loop. */
-export type DriverKind = "unary-get" | "unary-set" | "tx" | "tx-savepoint" | "http-rmw" | "idle-streams";
+export type DriverKind = "unary-get" | "unary-set" | "tx" | "tx-lockstep" | "tx-savepoint" | "http-rmw" | "idle-streams";
 
 /**
  * LoadConfig is what the orchestrator sends a load process: the target, the work, and its share of the

@@ -68,6 +68,7 @@ function checkSeeded(response: { data?: Record<string, unknown> }): void {
  * seeds each client's own session with the ~1 KB package in a first transaction, and returns the
  * pipelined transactions:
  * - `tx`: [begin + get] -> wait -> [set + commit] -> wait (two round trips, a read-modify-write);
+ * - `tx-lockstep`: begin -> wait -> get -> wait -> set -> wait -> commit -> wait (one op per round trip);
  * - `tx-savepoint`: [begin + get + savepoint] -> wait -> [set + rollback + set + commit] -> wait.
  * A commit answered ABORTED counts as a conflict; any other error fails the operation.
  */
@@ -81,7 +82,9 @@ export async function prepareTransactions(config: LoadConfig): Promise<PreparedL
     stream.write(Buffer.concat([begin, seedFrame, TX_FRAMES.commit]));
     const [, , committed] = await stream.read(3);
     expectResult(committed as Buffer, "commit");
-    operations.push(config.driver === "tx" ? readModifyWrite(stream, begin) : withSavepoint(stream, begin));
+    const driver = { tx: readModifyWrite, "tx-lockstep": lockStep, "tx-savepoint": withSavepoint }[config.driver as string];
+    if (driver === undefined) throw new Error(`no transaction driver ${config.driver}`);
+    operations.push(driver(stream, begin));
   }
   return {
     operations,
@@ -102,6 +105,17 @@ function readModifyWrite(stream: BidiStream, begin: Buffer): Operation {
     const [set, commit] = await stream.read(2);
     check(set as Buffer);
     return commitOutcome(commit as Buffer);
+  };
+}
+
+function lockStep(stream: BidiStream, begin: Buffer): Operation {
+  return async () => {
+    for (const frame of [begin, TX_FRAMES.get, TX_FRAMES.set]) {
+      stream.write(frame);
+      await checkAll(stream, await stream.read(1));
+    }
+    stream.write(TX_FRAMES.commit);
+    return commitOutcome((await stream.read(1))[0] as Buffer);
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * ceiling-server runs one ceiling of the bench as its own process:
  * `node --import tsx bench/servers/ceiling-server.ts --kind <kind> --listen 127.0.0.1:PORT --memcached HOST:PORT`
- * with kind `grpc-echo`, `grpc-memcached-get` or `grpc-stream-cas`. A bare grpc-js server with default
+ * with kind `grpc-echo`, `grpc-memcached-get`, `grpc-memcached-set` or `grpc-stream-cas`. A bare grpc-js server with default
  * options serves the SessionService definition from the one adapter; methods a ceiling does not
  * implement answer UNIMPLEMENTED. SIGTERM/SIGINT shut it down.
  */
@@ -12,15 +12,16 @@ import { MemcacheClient } from "memcache-client";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../../rpc/service-definition.js";
 import { streamCasCeiling } from "./stream-ceiling.js";
-import { echoCeiling, memcachedGetCeiling } from "./unary-ceilings.js";
+import { echoCeiling, memcachedGetCeiling, memcachedSetCeiling } from "./unary-ceilings.js";
 
 /** CEILING_KINDS are the ceilings this process can serve. */
-export const CEILING_KINDS = ["grpc-echo", "grpc-memcached-get", "grpc-stream-cas"] as const;
+export const CEILING_KINDS = ["grpc-echo", "grpc-memcached-get", "grpc-memcached-set", "grpc-stream-cas"] as const;
 
 function implementation(kind: string, memcached: MemcacheClient | undefined): UntypedServiceImplementation {
   if (kind === "grpc-echo") return echoCeiling();
   if (!memcached) throw new Error(`--memcached is required for ${kind}`);
   if (kind === "grpc-memcached-get") return memcachedGetCeiling(memcached);
+  if (kind === "grpc-memcached-set") return memcachedSetCeiling(memcached);
   if (kind === "grpc-stream-cas") return streamCasCeiling(memcached);
   throw new Error(`unknown --kind ${kind}; one of ${CEILING_KINDS.join(", ")}`);
 }

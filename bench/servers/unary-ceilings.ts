@@ -51,3 +51,36 @@ export function memcachedGetCeiling(memcached: MemcacheClient): UntypedServiceIm
     },
   };
 }
+
+/**
+ * memcachedSetCeiling is the `grpc+memcached-gets/cas` ceiling: Set does what sessiond's Set must at the
+ * least — one memcache-client `gets` of the session's package (Struct bytes), merge the request's keys, and
+ * one `cas` (an `add` when absent), again on a conflict — with no validation, expiry or session record.
+ * Get answers as `memcachedGetCeiling`'s, to check the seed.
+ */
+export function memcachedSetCeiling(memcached: MemcacheClient): UntypedServiceImplementation {
+  const readModifyWrite = async (key: string, data: JsonObject): Promise<void> => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const found = await memcached.gets<Buffer>(key);
+      const current = found ? (toJson(StructSchema, fromBinary(StructSchema, found.value)) as JsonObject) : {};
+      const bytes = Buffer.from(toBinary(StructSchema, fromJson(StructSchema, { ...current, ...data })));
+      try {
+        if (found) await memcached.cas(key, bytes, { casUniq: found.casUniq });
+        else await memcached.add(key, bytes);
+        return;
+      } catch (error) {
+        if (!/EXISTS|NOT_STORED|NOT_FOUND/.test((error as Error).message)) throw error;
+      }
+    }
+    throw new Error("kept conflicting");
+  };
+  return {
+    get: memcachedGetCeiling(memcached).get!,
+    set: (call: ServerUnaryCall<SetRequest, unknown>, callback: sendUnaryData<unknown>) => {
+      readModifyWrite(ceilingKey(call.request.sessionId), call.request.data ?? {}).then(
+        () => callback(null, create(SetResponseSchema)),
+        (error: Error) => callback({ code: status.UNAVAILABLE, details: error.message }),
+      );
+    },
+  };
+}

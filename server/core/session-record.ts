@@ -4,8 +4,12 @@ import { type SessionRecord, SessionRecordSchema } from "../../gen/sessiond/reco
 import { Code, SessionError } from "./errors.js";
 import type { NamespaceSettings } from "./options.js";
 
-/** RECORD_FORMAT is the layout version this build writes and reads (SessionRecord.format). */
-export const RECORD_FORMAT = 1;
+/**
+ * RECORD_FORMAT is the layout version this build writes (SessionRecord.format): 2 keeps the packages as
+ * one JSON document. It also reads format 1 (packages as Structs), so records written before stay readable.
+ */
+export const RECORD_FORMAT = 2;
+const STRUCT_FORMAT = 1;
 
 /** Packages is a session's data: package name -> JSON object. Treated as immutable: copy, never mutate. */
 export type Packages = Record<string, JsonObject>;
@@ -13,14 +17,21 @@ export type Packages = Record<string, JsonObject>;
 /** decodeRecord reads a stored record; a format this build does not know is an error, not empty data. */
 export function decodeRecord(bytes: Uint8Array, key: string): SessionRecord {
   const record = fromBinary(SessionRecordSchema, bytes);
-  if (record.format !== RECORD_FORMAT) {
+  if (record.format === RECORD_FORMAT) {
+    const json = record.packagesJson;
+    record.packages =
+      json.byteLength === 0 ? {} : JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString());
+    record.packagesJson = EMPTY;
+  } else if (record.format !== STRUCT_FORMAT) {
     throw new SessionError(
       Code.FAILED_PRECONDITION,
-      `session record ${key} has format ${record.format}, this sessiond reads format ${RECORD_FORMAT}: upgrade sessiond`,
+      `session record ${key} has format ${record.format}, this sessiond reads formats ${STRUCT_FORMAT} and ${RECORD_FORMAT}: upgrade sessiond`,
     );
   }
   return record;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * isLive says whether a record is a session that has not expired, idle or absolutely (see `expiresAtMs`),
@@ -77,7 +88,7 @@ export function encodeRecord(fields: RecordFields, maxBytes: number): Uint8Array
       sessionId: fields.sessionId,
       createdAtMs: BigInt(fields.createdAtMs),
       lastAccessedMs: BigInt(fields.lastAccessedMs),
-      packages: fields.packages,
+      packagesJson: Buffer.from(JSON.stringify(fields.packages)),
       deleted: fields.deleted ?? false,
       handle: fields.handle ?? "",
       principal: fields.binding?.principal ?? "",

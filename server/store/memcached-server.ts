@@ -6,6 +6,7 @@ import type { Store, Versioned } from "./store.js";
 import { StoreUnavailableError } from "./store.js";
 import { checkLifetimeSeconds, checkStoreKey, checkValue } from "./store-arguments.js";
 import type { StoreObserver } from "./store-observer.js";
+import { createWriteCoalescer } from "./write-coalescer.js";
 
 /** StoreLogger receives memcache-client's warnings and errors (e.g. a malformed reply), prefixed by server. */
 export interface StoreLogger {
@@ -102,7 +103,13 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     const found = new Map<string, Versioned>();
     if (keys.length === 0) return found;
     const unique = [...new Set(keys)];
-    const results = await send("gets", () => client.gets<MultiCasRetrievalResponse>(unique), [], unique.length);
+    const command = `gets ${unique.join(" ")}\r\n`;
+    const results = await send(
+      "gets",
+      () => client.send<MultiCasRetrievalResponse>(coalescer.writer(command)),
+      [],
+      unique.length,
+    );
     if (results === false) return found;
     for (const key of keys) {
       const result = Object.hasOwn(results, key) ? results[key] : undefined;
@@ -118,6 +125,22 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
   }
 
   const batcher = createGetBatcher(getMany);
+  const coalescer = createWriteCoalescer();
+
+  // storage builds a storage command as memcache-client would (flags 8: binary), checking its arguments first;
+  // the returned function sends it through the coalescer.
+  function storage(
+    command: "cas" | "add" | "set" | "append",
+    key: string,
+    value: Uint8Array,
+    lifetimeSeconds: number,
+    casUniq = "",
+  ) {
+    const { data, lifetime } = write(key, value, lifetimeSeconds);
+    const header = `${command} ${key} ${BINARY_FLAG} ${lifetime} ${data.byteLength}${casUniq === "" ? "" : ` ${casUniq}`}\r\n`;
+    const bytes = Buffer.concat([Buffer.from(header, "latin1"), data, CRLF]);
+    return () => client.send<string[]>(coalescer.writer(bytes));
+  }
 
   function write(key: string, value: Uint8Array, lifetimeSeconds: number): { data: Buffer; lifetime: number } {
     checkStoreKey(key);
@@ -131,24 +154,21 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     get: (key) => batcher.get(key),
     getMany,
     async cas(key, value, version, lifetimeSeconds) {
-      const { data, lifetime } = write(key, value, lifetimeSeconds);
       // memcached's cas unique is an unsigned 64-bit decimal: anything else cannot match, so it is a stale
       // version (memcached itself would answer CLIENT_ERROR bad command line format).
+      const command = storage("cas", key, value, lifetimeSeconds, version);
       if (!isCasUnique(version)) return false;
-      return (await send("cas", () => client.cas(key, data, { lifetime, casUniq: version }), ["EXISTS", "NOT_FOUND"])) !== false;
+      return (await send("cas", command, ["EXISTS", "NOT_FOUND"])) !== false;
     },
     async add(key, value, lifetimeSeconds) {
-      const { data, lifetime } = write(key, value, lifetimeSeconds);
-      return (await send("add", () => client.add(key, data, { lifetime }), ["NOT_STORED"])) !== false;
+      return (await send("add", storage("add", key, value, lifetimeSeconds), ["NOT_STORED"])) !== false;
     },
     async set(key, value, lifetimeSeconds) {
-      const { data, lifetime } = write(key, value, lifetimeSeconds);
-      await send("set", () => client.set(key, data, { lifetime }));
+      await send("set", storage("set", key, value, lifetimeSeconds));
     },
     async append(key, value) {
-      const { data } = write(key, value, 0);
       // NOT_STORED: the key is absent, or the result would exceed the item size (the value is unchanged).
-      return (await send("append", () => client.append(key, data), ["NOT_STORED"])) !== false;
+      return (await send("append", storage("append", key, value, 0), ["NOT_STORED"])) !== false;
     },
     async touch(key, lifetimeSeconds) {
       checkStoreKey(key);
@@ -182,6 +202,9 @@ function isTimeout(err: unknown, elapsedMs: number, options: MemcachedServerOpti
   }
   return (err as { connecting?: unknown } | null)?.connecting === true || elapsedMs >= options.cmdTimeoutMs;
 }
+// memcache-client's flag for a Buffer value (value-flags.js): it hands such values back as Buffers.
+const BINARY_FLAG = 8;
+const CRLF = Buffer.of(0x0d, 0x0a);
 
 function isCasUnique(version: string): boolean {
   return /^\d{1,20}$/.test(version) && BigInt(version) <= 0xffff_ffff_ffff_ffffn;

@@ -11,7 +11,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file sessiond/record/v1/record.proto.
  */
 export const file_sessiond_record_v1_record: GenFile = /*@__PURE__*/
-  fileDesc("Ch9zZXNzaW9uZC9yZWNvcmQvdjEvcmVjb3JkLnByb3RvEhJzZXNzaW9uZC5yZWNvcmQudjEitAMKDVNlc3Npb25SZWNvcmQSDgoGZm9ybWF0GAEgASgNEhIKCnNlc3Npb25faWQYAiABKAkSFQoNY3JlYXRlZF9hdF9tcxgDIAEoAxIYChBsYXN0X2FjY2Vzc2VkX21zGAQgASgDEkEKCHBhY2thZ2VzGAUgAygLMi8uc2Vzc2lvbmQucmVjb3JkLnYxLlNlc3Npb25SZWNvcmQuUGFja2FnZXNFbnRyeRIPCgdkZWxldGVkGAYgASgIEg4KBmhhbmRsZRgHIAEoCRIRCglwcmluY2lwYWwYCCABKAkSRQoKYXR0cmlidXRlcxgJIAMoCzIxLnNlc3Npb25kLnJlY29yZC52MS5TZXNzaW9uUmVjb3JkLkF0dHJpYnV0ZXNFbnRyeRITCgtib3VuZF9hdF9tcxgKIAEoAxpICg1QYWNrYWdlc0VudHJ5EgsKA2tleRgBIAEoCRImCgV2YWx1ZRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Q6AjgBGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBYgZwcm90bzM", [file_google_protobuf_struct]);
+  fileDesc("Ch9zZXNzaW9uZC9yZWNvcmQvdjEvcmVjb3JkLnByb3RvEhJzZXNzaW9uZC5yZWNvcmQudjEiywMKDVNlc3Npb25SZWNvcmQSDgoGZm9ybWF0GAEgASgNEhIKCnNlc3Npb25faWQYAiABKAkSFQoNY3JlYXRlZF9hdF9tcxgDIAEoAxIYChBsYXN0X2FjY2Vzc2VkX21zGAQgASgDEkEKCHBhY2thZ2VzGAUgAygLMi8uc2Vzc2lvbmQucmVjb3JkLnYxLlNlc3Npb25SZWNvcmQuUGFja2FnZXNFbnRyeRIPCgdkZWxldGVkGAYgASgIEg4KBmhhbmRsZRgHIAEoCRIRCglwcmluY2lwYWwYCCABKAkSRQoKYXR0cmlidXRlcxgJIAMoCzIxLnNlc3Npb25kLnJlY29yZC52MS5TZXNzaW9uUmVjb3JkLkF0dHJpYnV0ZXNFbnRyeRITCgtib3VuZF9hdF9tcxgKIAEoAxIVCg1wYWNrYWdlc19qc29uGA8gASgMGkgKDVBhY2thZ2VzRW50cnkSCwoDa2V5GAEgASgJEiYKBXZhbHVlGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdDoCOAEaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * SessionRecord is how sessiond stores one session in memcached (internal, not part of the API).
@@ -21,7 +21,8 @@ export const file_sessiond_record_v1_record: GenFile = /*@__PURE__*/
  */
 export type SessionRecord = Message<"sessiond.record.v1.SessionRecord"> & {
   /**
-   * format is the layout version; 1 is this layout.
+   * format is the layout version: 2 writes the packages as JSON in packages_json; 1 (still read) wrote them
+   * as Structs in packages.
    *
    * @generated from field: uint32 format = 1;
    */
@@ -49,7 +50,7 @@ export type SessionRecord = Message<"sessiond.record.v1.SessionRecord"> & {
   lastAccessedMs: bigint;
 
   /**
-   * packages are the session's named mappings.
+   * packages are the session's named mappings (format 1 only).
    *
    * @generated from field: map<string, google.protobuf.Struct> packages = 5;
    */
@@ -92,6 +93,14 @@ export type SessionRecord = Message<"sessiond.record.v1.SessionRecord"> & {
    * @generated from field: int64 bound_at_ms = 10;
    */
   boundAtMs: bigint;
+
+  /**
+   * packages_json are the session's named mappings as one UTF-8 JSON object (format 2): JSON.stringify and
+   * JSON.parse are native in Node, where a Struct is encoded and decoded value by value in JavaScript.
+   *
+   * @generated from field: bytes packages_json = 15;
+   */
+  packagesJson: Uint8Array;
 };
 
 /**
