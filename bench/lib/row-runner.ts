@@ -182,7 +182,11 @@ export async function runRow(
     }));
   let server: RunningProcess;
   try {
-    server = await startServer(row.server, memcached.address, { workers: row.workers ?? 1, telemetry: row.telemetry ?? "off" });
+    server = await startServer(row.server, memcached.address, {
+      workers: row.workers ?? 1,
+      telemetry: row.telemetry ?? "off",
+      sealed: row.sealed ?? false,
+    });
   } catch (error) {
     return skipped((error as Error).message);
   }

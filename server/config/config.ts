@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { KEY_PREFIX_PATTERN } from "../core/keys.js";
 import { MAX_LIFETIME_RULE, MIN_ITEM_BYTES, RESOLUTION_RULE, type Rule, TIMEOUT_RULE } from "../core/options.js";
+import { DataKeyError, readDataKeyFile } from "../store/data-keys.js";
 import { readConfigFile } from "./config-file.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
 
@@ -63,6 +64,8 @@ export interface Config {
   workers: number;
   /** metrics is the HOST:PORT serving Prometheus metrics at /metrics. Default undefined: off. */
   metrics: string | undefined;
+  /** dataKeysFile is the data key file that seals memcached records (checked readable here); none: clear. */
+  dataKeysFile: string | undefined;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -124,6 +127,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     replicas: get("replicas", integer(1)),
     workers: get("workers", integer(1)),
     metrics: get<string | undefined>("metrics", hostPort),
+    dataKeysFile: get("data-keys", dataKeyFile),
   };
 }
 
@@ -179,4 +183,16 @@ function keyPrefix(value: unknown, from: string): string {
     throw new ConfigError(`${from} ${JSON.stringify(value)} is not 1..8 characters of [A-Za-z0-9._-]`);
   }
   return prefix;
+}
+
+// dataKeyFile checks the key file at start, so a bad one exits 2 before anything listens.
+function dataKeyFile(value: unknown, from: string): string {
+  const path = String(value);
+  try {
+    readDataKeyFile(path);
+  } catch (err) {
+    if (err instanceof DataKeyError) throw new ConfigError(`${from}: ${err.message}`);
+    throw err;
+  }
+  return path;
 }

@@ -132,6 +132,13 @@ export const SETTINGS: readonly Setting[] = [
     defaultMemcachedStoreOptions.replicas,
     "copies of a namespace's generation when --memcached names one server (a proxy such as twemproxy); a pool keeps one per node",
   ),
+  setting(
+    "data-keys",
+    "FILE",
+    undefined,
+    "seal every memcached record (AES-256-GCM): lines of ID:BASE64, the first key seals, all open; SIGHUP re-reads",
+    "none: records stored in clear",
+  ),
   setting("workers", "N", 1, "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
   setting(
     "metrics",
@@ -172,6 +179,7 @@ export function usage(): string {
     "config file (--config): the flag names as keys, plus per-namespace expiry, e.g.",
     '  {"memcached": "127.0.0.1:11211", "namespaces": {"MemCacheSession": {"timeout": 600, "resolution": 60}}}',
     "",
-    "signals: SIGTERM or SIGINT drain (open transactions end UNAVAILABLE, nothing of them written), then exit 0.",
+    "signals: SIGTERM or SIGINT drain (open transactions end UNAVAILABLE, nothing of them written), then exit 0;",
+    "SIGHUP re-reads the data key file (a bad file keeps the keys in use and logs an error).",
   ].join("\n");
 }

@@ -6,7 +6,7 @@ import {
   makeGenericClientConstructor,
   type ServiceError,
 } from "@grpc/grpc-js";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import {
   SessionService,
   type TransactionRequest,
@@ -17,8 +17,10 @@ import { createServiceDefinition } from "../../rpc/service-definition.js";
 import type { CoreOptions } from "../../server/core/options.js";
 import { createSessionCore } from "../../server/core/session-core.js";
 import { createSessionServer, type SessionServer, type SessionServerOptions } from "../../server/grpc/session-server.js";
+import type { DataKeySource } from "../../server/store/data-keys.js";
 import { createMemcachedStore } from "../../server/store/memcached-store.js";
 import { createMemoryStore } from "../../server/store/memory-store.js";
+import { createSealedStore } from "../../server/store/sealed-store.js";
 import type { Store } from "../../server/store/store.js";
 
 const definition = createServiceDefinition(SessionService);
@@ -40,12 +42,22 @@ export interface RunningSessiond {
   stop(): Promise<void>;
 }
 
-/** startSessiond serves sessiond on 127.0.0.1:0 over memcached servers (or the memory store when none). */
+/**
+ * startSessiond serves sessiond on 127.0.0.1:0 over memcached servers (or the memory store when none),
+ * sealed with `dataKeys` when given; `logger` defaults to a silent one (SESSIOND_TEST_LOG sets its level).
+ */
 export async function startSessiond(
-  options: { memcached?: string[]; core?: Partial<CoreOptions>; server?: Partial<SessionServerOptions> } = {},
+  options: {
+    memcached?: string[];
+    core?: Partial<CoreOptions>;
+    server?: Partial<SessionServerOptions>;
+    dataKeys?: DataKeySource;
+    logger?: Logger;
+  } = {},
 ): Promise<RunningSessiond> {
-  const logger = pino({ level: process.env.SESSIOND_TEST_LOG ?? "silent" });
-  const store = options.memcached ? createMemcachedStore({ servers: options.memcached, logger }) : createMemoryStore();
+  const logger = options.logger ?? pino({ level: process.env.SESSIOND_TEST_LOG ?? "silent" });
+  const unsealed = options.memcached ? createMemcachedStore({ servers: options.memcached, logger }) : createMemoryStore();
+  const store = options.dataKeys ? createSealedStore(unsealed, options.dataKeys, logger) : unsealed;
   const core = createSessionCore(store, options.core, logger);
   const server = createSessionServer(core, logger, options.server);
   const port = await server.listen("127.0.0.1:0");
