@@ -11,6 +11,10 @@ export interface SealLogger {
 // Internal: how many (key, version) pairs already warned about are remembered, so that one bad record
 // read again and again logs one line, while a new bad write logs again.
 const WARNED_MEMORY = 1024;
+// Internal: how many recently written or opened single-chunk values keep their plaintext (about 2.5 KB
+// each for a 1 KB session), so that reading back the very bytes this process sealed or opened costs a
+// comparison, not a decryption.
+const OPENED_MEMORY = 4096;
 
 /**
  * createSealedStore wraps a Store so that memcached holds nothing in clear: every value written is sealed
@@ -28,6 +32,10 @@ const WARNED_MEMORY = 1024;
  *   rewritten as a whole (written with no expiry, or appended to) and opens only with an older key is
  *   re-sealed when read, in the background, by compare-and-swap, with the expiry its writer gave it (kept
  *   in the header). Caveat: a `touch` does not update that expiry (sessiond does not touch).
+ * - The plaintext of the last single-chunk value this process sealed or opened under each key (up to
+ *   OPENED_MEMORY keys) is remembered with its sealed bytes: a read that finds exactly those bytes (compared
+ *   whole, so a flipped byte is still caught) needs no decryption. A read-modify-write then pays one seal,
+ *   not a seal and an open. Forgotten whenever the key file is read again.
  * Methods that carry no value (touch, delete, replicaKeys, ping, close) pass through unchanged: a Store
  * method added later is one more such line here.
  */
@@ -43,8 +51,22 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
       unreadable.add(key);
     }
   };
-  const written = (key: string) => (ok: boolean) => {
-    if (ok) unreadable.delete(key);
+  // Sealed bytes and their plaintext, by memcached key, for the keys in force when they were kept.
+  let opened = new Map<string, { sealed: Buffer; plaintext: Buffer }>();
+  let openedWith = keys.current;
+  const keep = (key: string, sealed: Buffer, plaintext: Buffer): void => {
+    if (openedWith !== keys.current) {
+      opened = new Map();
+      openedWith = keys.current;
+    }
+    if (opened.size >= OPENED_MEMORY) opened.clear();
+    opened.set(key, { sealed, plaintext });
+  };
+  const written = (key: string, sealed?: Buffer, plaintext?: Uint8Array) => (ok: boolean) => {
+    if (ok) {
+      unreadable.delete(key);
+      if (sealed !== undefined && plaintext !== undefined) keep(key, sealed, Buffer.from(plaintext));
+    } else opened.delete(key);
     return ok;
   };
 
@@ -62,18 +84,25 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
   // open returns the plaintext of a stored value, or undefined (logged) when it does not open.
   function open(key: string, found: Versioned): Versioned | undefined {
     const current = keys.current;
-    const opened = openValue(current, key, found.value);
-    remember(key, opened.ok);
-    if (!opened.ok) {
-      warnOnce(key, found.version, opened.reason, opened.keyId);
+    const known = openedWith === current ? opened.get(key) : undefined;
+    if (known?.sealed.equals(found.value)) {
+      return { value: Buffer.from(known.plaintext), version: found.version };
+    }
+    const result = openValue(current, key, found.value);
+    remember(key, result.ok);
+    if (!result.ok) {
+      opened.delete(key);
+      warnOnce(key, found.version, result.reason, result.keyId);
       return undefined;
     }
     // Records nobody rewrites as a whole (no expiry: generations; appended to: index and principal logs)
     // are re-sealed when read; the others are re-sealed as they are written.
-    if (opened.stale && (opened.expiresAt === 0 || opened.chunks > 1)) {
-      reseal(key, opened.plaintext, found.version, opened.expiresAt);
+    if (result.stale && (result.expiresAt === 0 || result.chunks > 1)) {
+      reseal(key, result.plaintext, found.version, result.expiresAt);
+    } else if (result.chunks === 1 && !result.stale) {
+      keep(key, Buffer.from(found.value), Buffer.from(result.plaintext));
     }
-    return { value: opened.plaintext, version: found.version };
+    return { value: result.plaintext, version: found.version };
   }
 
   // reseal writes a value that opened only with an older key again, sealed with the current key, with
@@ -105,27 +134,35 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
       }
       return opened;
     },
-    cas: (key, value, version, lifetimeSeconds) =>
-      store.cas(key, seal(key, value, lifetimeSeconds), version, lifetimeSeconds).then(written(key)),
+    cas(key, value, version, lifetimeSeconds) {
+      const sealed = seal(key, value, lifetimeSeconds);
+      return store.cas(key, sealed, version, lifetimeSeconds).then(written(key, sealed, value));
+    },
     async add(key, value, lifetimeSeconds) {
       const sealed = seal(key, value, lifetimeSeconds);
-      if (await store.add(key, sealed, lifetimeSeconds)) return written(key)(true);
+      if (await store.add(key, sealed, lifetimeSeconds)) return written(key, sealed, value)(true);
       // Something is there; it exists for callers only if it opens.
       const found = await store.get(key);
-      if (found === undefined) return written(key)(await store.add(key, sealed, lifetimeSeconds));
+      if (found === undefined) return written(key, sealed, value)(await store.add(key, sealed, lifetimeSeconds));
       if (open(key, found) !== undefined) return false;
-      return written(key)(await store.cas(key, sealed, found.version, lifetimeSeconds));
+      return written(key, sealed, value)(await store.cas(key, sealed, found.version, lifetimeSeconds));
     },
     async set(key, value, lifetimeSeconds) {
-      await store.set(key, seal(key, value, lifetimeSeconds), lifetimeSeconds);
-      unreadable.delete(key);
+      const sealed = seal(key, value, lifetimeSeconds);
+      opened.delete(key); // kept again only once the write is known to have gone through
+      await store.set(key, sealed, lifetimeSeconds);
+      written(key, sealed, value)(true);
     },
     async append(key, value) {
       if (unreadable.has(key)) return false;
+      opened.delete(key); // the value is longer now: read it whole again
       return store.append(key, sealChunk(keys.current.sealing, key, value, 0));
     },
     touch: (key, lifetimeSeconds) => store.touch(key, lifetimeSeconds),
-    delete: (key) => store.delete(key),
+    delete(key) {
+      opened.delete(key);
+      return store.delete(key);
+    },
     replicaKeys: (key) => store.replicaKeys(key),
     ping: () => store.ping(),
     close: () => store.close(),
