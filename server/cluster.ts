@@ -13,9 +13,10 @@ const RESPAWN_DELAY_MS = 1000;
  * (round-robin), so calls on one connection, and so a transaction's stream, stay on one worker.
  * - A worker that dies after it listened is replaced (logged as an error); one that dies before it ever
  *   listened (e.g. the port is taken) stops the whole cluster with exit code 1.
- * - SIGHUP is forwarded to every worker (each re-reads certificates, tokens and access).
  * - SIGTERM or SIGINT is forwarded to every worker as SIGTERM; each drains; the primary exits 0 once all
  *   have exited 0 (1 otherwise), and kills those still running at grace + 5 s.
+ * - SIGHUP is forwarded to every worker, which re-reads what it reloads (the data key file, the TLS files,
+ *   the config file's tokens and access).
  * - With --metrics, the primary serves `/metrics`: the sum of every worker's metrics at each scrape.
  */
 export function runPrimary(config: Config, logger: Logger): void {
@@ -79,7 +80,7 @@ export function runPrimary(config: Config, logger: Logger): void {
 
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  // SIGHUP (re-read certificates, tokens, access) goes to every worker: each reloads its own server.
+  // SIGHUP (data keys, certificates, tokens, access) goes to every worker: each reloads its own parts.
   process.on("SIGHUP", () => {
     logger.info({ workers: alive.size }, "SIGHUP: forwarded to the workers");
     for (const worker of alive) worker.process.kill("SIGHUP");

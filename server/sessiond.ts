@@ -8,8 +8,11 @@ import { OptionsError } from "./core/errors.js";
 import { createSessionCore, type SessionCore } from "./core/session-core.js";
 import { watchStore } from "./grpc/health.js";
 import { createSessionServer, type SessionServer } from "./grpc/session-server.js";
+import { DataKeyError, type DataKeyFile, openDataKeyFile } from "./store/data-keys.js";
 import { createMemcachedStore } from "./store/memcached-store.js";
 import { createMemoryStore } from "./store/memory-store.js";
+import { createSealedStore } from "./store/sealed-store.js";
+import type { Store } from "./store/store.js";
 import { createTelemetry, type Telemetry } from "./telemetry/telemetry.js";
 
 /**
@@ -45,6 +48,11 @@ export interface Sessiond {
   /** stop drains (see SessionServer.shutdown) within the grace period, closes the store, logs one line. */
   stop(reason: string): Promise<void>;
   /**
+   * reloadDataKeys re-reads the data key file (SIGHUP) and logs the key ids in use; a bad file keeps the
+   * keys in use and logs an error. Without --data-keys it does nothing.
+   */
+  reloadDataKeys(): void;
+  /**
    * reloaders are what SIGHUP reads again, in order, each logging what it did; one that fails logs an error
    * and keeps its old state. Today: the TLS files, and the config file's `tokens` and `access`.
    */
@@ -71,17 +79,19 @@ export function reload(reloaders: readonly Reloader[], logger: Logger): void {
 
 /**
  * createSessiond assembles sessiond from a Config: the memcached store (or the memory store, with one
- * warning line), wrapped so that a call failing UNAVAILABLE checks health at once; the core with the
- * per-namespace expiry (on `extras.now`, default Date.now: tests wind a fake clock); the gRPC server with
- * every bound. `extras.telemetry` (from `createTelemetry`; default none) hooks metrics and tracing into the
- * store and the server, and serves /metrics on start. Impossible settings (the core's OptionsError) throw
- * ConfigError.
+ * warning line), sealed with the data keys when `--data-keys` is set (memcached only: the memory store
+ * never leaves the process), wrapped so that a call failing UNAVAILABLE checks health at once; the core
+ * with the per-namespace expiry (on `extras.now`, default Date.now: tests wind a fake clock); the gRPC
+ * server with every bound. `extras.telemetry` (from `createTelemetry`; default none) hooks metrics and
+ * tracing into the store and the server, and serves /metrics on start. Impossible settings (the core's
+ * OptionsError, a bad data key file) throw ConfigError.
  */
 export function createSessiond(config: Config, logger: Logger, extras: SessiondExtras = {}): Sessiond {
   const { telemetry } = extras;
   let server: SessionServer | undefined;
   const memory = config.memcached.length === 0;
-  const base = memory
+  const dataKeys = memory || config.dataKeysFile === undefined ? undefined : dataKeyFile(config.dataKeysFile);
+  let base: Store = memory
     ? createMemoryStore()
     : createMemcachedStore({
         servers: config.memcached,
@@ -90,6 +100,7 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
         logger,
         ...(telemetry?.storeObserver ? { observer: telemetry.storeObserver } : {}),
       });
+  if (dataKeys !== undefined) base = createSealedStore(base, dataKeys, logger);
   const store = watchStore(base, () => void server?.health.check());
   let core: SessionCore;
   try {
@@ -148,6 +159,10 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
         logger.warn(
           "using the in-process memory store: sessions live only in this process; pass --memcached HOST:PORT to share them",
         );
+      } else if (dataKeys === undefined) {
+        logger.warn(
+          "memcached records are stored in clear: whoever reaches memcached reads every session id and its data; pass --data-keys FILE to seal them",
+        );
       }
       if (!access.enforcing) {
         logger.warn("no access section in the config file: every caller may read, write and administer every namespace");
@@ -164,7 +179,8 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
       logger.info(
         {
           address,
-          store: memory ? "memory" : { memcached: config.memcached },
+          store: memory ? "memory" : { memcached: config.memcached, sealed: dataKeys !== undefined },
+          ...(dataKeys === undefined ? {} : { dataKeys: dataKeys.current.ids }),
           health: running.health.status,
           config: config.configFile,
           metrics,
@@ -191,12 +207,35 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
       await telemetry?.close();
       logger.info({ reason, ms: Math.round(performance.now() - started) }, "sessiond stopped");
     },
+    reloadDataKeys() {
+      if (dataKeys === undefined) return;
+      try {
+        logger.info({ dataKeys: dataKeys.reload().ids }, "data keys reloaded");
+      } catch (err) {
+        logger.error(
+          { err: (err as Error).message, dataKeys: dataKeys.current.ids },
+          "data keys not reloaded: keeping the keys in use",
+        );
+      }
+    },
   };
+}
+
+// dataKeyFile opens the key file; a bad one is a configuration error (exit 2).
+function dataKeyFile(path: string): DataKeyFile {
+  try {
+    return openDataKeyFile(path);
+  } catch (err) {
+    if (err instanceof DataKeyError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 /**
  * serve runs sessiond in this process until SIGTERM or SIGINT, then drains and exits 0. A second signal
  * while draining is ignored (the grace period bounds the drain). Unexpected errors are logged and exit 1.
+ * SIGHUP runs every reloader (the data key file, then the TLS files and the config file's tokens and
+ * access); each logs its own outcome and never throws.
  */
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
@@ -220,7 +259,10 @@ export async function serve(config: Config): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGHUP", () => reload(sessiond.reloaders, logger));
+  const reloaders: Array<() => void> = [() => sessiond.reloadDataKeys(), () => reload(sessiond.reloaders, logger)];
+  process.on("SIGHUP", () => {
+    for (const reload of reloaders) reload();
+  });
   await sessiond.start();
 }
 

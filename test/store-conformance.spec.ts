@@ -4,8 +4,10 @@ import { expect } from "chai";
 import { createKeyRing } from "../server/store/key-ring.js";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
 import { createMemoryStore } from "../server/store/memory-store.js";
+import { createSealedStore } from "../server/store/sealed-store.js";
 import type { Store } from "../server/store/store.js";
 import { StoreUnavailableError } from "../server/store/store.js";
+import { keyLine, keysOf, recordingLogger } from "./helpers/data-keys.js";
 import type { MemcachedProcess } from "./helpers/memcached.js";
 import { startMemcached, startMemcachedPool } from "./helpers/memcached.js";
 import { bytes, describeStoreConformance, rejection, uniqueKeys } from "./helpers/store-conformance.js";
@@ -62,6 +64,9 @@ describe("the memcached store on one memcached", () => {
   });
 
   describeStoreConformance("the memcached store on one memcached", () => createMemcachedStore({ servers: [memcached.address] }));
+  describeStoreConformance("the sealed memcached store on one memcached", () =>
+    createSealedStore(createMemcachedStore({ servers: [memcached.address] }), keysOf(keyLine("k1")), recordingLogger()),
+  );
 
   describe("when memcached goes away", () => {
     let store: Store;
@@ -187,6 +192,9 @@ describe("the memcached store over a pool of three memcached", () => {
   });
 
   describeStoreConformance("the memcached store over three memcached", () => createMemcachedStore({ servers: addresses() }));
+  describeStoreConformance("the sealed memcached store over three memcached", () =>
+    createSealedStore(createMemcachedStore({ servers: addresses() }), keysOf(keyLine("k2"), keyLine("k1")), recordingLogger()),
+  );
 
   it("puts each key on the one server the ketama ring names, using all three", async () => {
     const store = createMemcachedStore({ servers: addresses() });

@@ -187,6 +187,7 @@ export async function runRow(
     server = await startServer(row.server, memcached.address, {
       workers: row.workers ?? 1,
       telemetry: row.telemetry ?? "off",
+      sealed: row.sealed ?? false,
       ...(row.secure ? { extraArgs: secureSetup().serverArgs } : {}),
     });
   } catch (error) {

@@ -31,6 +31,8 @@ export interface RowSpec {
   workers?: number;
   /** telemetry turns on sessiond's metrics or tracing (default off); its ceiling is the same row with it off. */
   telemetry?: Telemetry;
+  /** sealed starts sessiond with `--data-keys` (a fresh key file): every memcached record sealed. */
+  sealed?: boolean;
   /** client overrides the gRPC load client (default: `--client`, itself `raw`). */
   client?: GrpcClientKind;
   /** concurrencies overrides `--concurrency` for this row. */
@@ -53,7 +55,8 @@ export interface RowSpec {
 
 /**
  * ROWS are the bench's rows in table order: the ceilings and the express peer first (they are what the
- * sessiond rows are divided by), then sessiond, then the scale row. The memory row is separate
+ * sessiond rows are divided by), then sessiond, then sessiond with sealed storage (divided by the same
+ * rows without keys: throughput per CPU with keys against without, in one run), then the scale row. The memory row is separate
  * (bench/lib/memory-row.ts).
  */
 export const ROWS: readonly RowSpec[] = [
@@ -105,6 +108,33 @@ export const ROWS: readonly RowSpec[] = [
     driver: "tx-savepoint",
     ceiling: "stream-cas",
     peer: "express",
+  },
+  {
+    id: "get-sealed",
+    label: "sessiond Get, --data-keys",
+    server: "sessiond",
+    driver: "unary-get",
+    sealed: true,
+    ceiling: "get",
+    goals: { ceilingPerCpu: 0.9 },
+  },
+  {
+    id: "set-sealed",
+    label: "sessiond Set, --data-keys",
+    server: "sessiond",
+    driver: "unary-set",
+    sealed: true,
+    ceiling: "set",
+    goals: { ceilingPerCpu: 0.9 },
+  },
+  {
+    id: "tx-sealed",
+    label: "sessiond Tx, --data-keys",
+    server: "sessiond",
+    driver: "tx",
+    sealed: true,
+    ceiling: "tx",
+    goals: { ceilingPerCpu: 0.9 },
   },
   {
     id: "get-w2",

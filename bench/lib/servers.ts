@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, openSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BENCH_ROOT, freePort, spawnTracked, spawnTsx, stopChild, waitForPort } from "./child-processes.js";
@@ -63,12 +64,14 @@ export interface ServerOptions {
   extraArgs?: string[];
   /** telemetry is sessiond's metrics or tracing; default off. */
   telemetry?: Telemetry;
+  /** sealed gives sessiond `--data-keys` with a fresh random key file. Default false. */
+  sealed?: boolean;
 }
 
 /**
  * startServer starts one server under test as its own process on a free loopback port, pointed at
  * `memcached`, and resolves once a TCP connect to its port succeeds. Output goes to a log file in the
- * temp directory (sessiond logs JSON lines with pino). sessiond runs as `node --import tsx server/main.ts
+ * temp directory (sessiond logs JSON lines with pino); a sealed row's key file goes beside it. sessiond runs as `node --import tsx server/main.ts
  * serve --listen ... --memcached ...` (not through npx, so that its pid is the server's own).
  */
 export async function startServer(kind: ServerKind, memcached: string, options: ServerOptions): Promise<RunningProcess> {
@@ -92,6 +95,11 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
       const sink = await startOtlpSink();
       env = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_TRACES_SAMPLER: "always_on" };
       stopAlso = sink.close;
+    }
+    if (options.sealed) {
+      const keyFile = join(logDir, `data-${port}.keys`);
+      writeFileSync(keyFile, `bench:${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
+      args.push("--data-keys", keyFile);
     }
     child = spawnTsx(SESSIOND_MAIN, args, { stdio: [...stdio], env });
   } else if (kind === "express-session") {

@@ -4,6 +4,7 @@ import { parseAccess } from "../access/access-rules.js";
 import { parseTokens } from "../access/tokens.js";
 import { KEY_PREFIX_PATTERN } from "../core/keys.js";
 import { MAX_LIFETIME_RULE, MIN_ITEM_BYTES, RESOLUTION_RULE, type Rule, TIMEOUT_RULE } from "../core/options.js";
+import { DataKeyError, readDataKeyFile } from "../store/data-keys.js";
 import { type ConfigFile, readConfigFile } from "./config-file.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
 
@@ -66,6 +67,8 @@ export interface Config {
   workers: number;
   /** metrics is the HOST:PORT serving Prometheus metrics at /metrics. Default undefined: off. */
   metrics: string | undefined;
+  /** dataKeysFile is the data key file that seals memcached records (checked readable here); none: clear. */
+  dataKeysFile: string | undefined;
   /** tlsCert is the PEM certificate file to serve TLS with. Default none: plaintext. */
   tlsCert: string | undefined;
   /** tlsKey is the PEM private key file of tlsCert. Default none. */
@@ -137,6 +140,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     replicas: get("replicas", integer(1)),
     workers: get("workers", integer(1)),
     metrics: get<string | undefined>("metrics", hostPort),
+    dataKeysFile: get("data-keys", dataKeyFile),
     ...tls(
       get<string | undefined>("tls-cert", path),
       get<string | undefined>("tls-key", path),
@@ -232,4 +236,16 @@ function keyPrefix(value: unknown, from: string): string {
     throw new ConfigError(`${from} ${JSON.stringify(value)} is not 1..8 characters of [A-Za-z0-9._-]`);
   }
   return prefix;
+}
+
+// dataKeyFile checks the key file at start, so a bad one exits 2 before anything listens.
+function dataKeyFile(value: unknown, from: string): string {
+  const path = String(value);
+  try {
+    readDataKeyFile(path);
+  } catch (err) {
+    if (err instanceof DataKeyError) throw new ConfigError(`${from}: ${err.message}`);
+    throw err;
+  }
+  return path;
 }

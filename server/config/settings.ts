@@ -129,6 +129,13 @@ export const SETTINGS: readonly Setting[] = [
     defaultMemcachedStoreOptions.replicas,
     "copies of a namespace's generation when --memcached names one server (a proxy such as twemproxy); a pool keeps one per node",
   ),
+  setting(
+    "data-keys",
+    "FILE",
+    undefined,
+    "seal every memcached record (AES-256-GCM): lines of ID:BASE64, the first key seals, all open; SIGHUP re-reads",
+    "none: records stored in clear",
+  ),
   setting("workers", "N", 1, "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
   setting(
     "metrics",
@@ -205,6 +212,6 @@ export function usage(): string {
     "and access control: `tokens` [{identity, sha256}] and `access` [{identity, namespaces, allow}] (see the README).",
     "",
     "signals: SIGTERM or SIGINT drain (open transactions end UNAVAILABLE, nothing of them written), then exit 0;",
-    "SIGHUP re-reads the TLS files and the config file's tokens and access.",
+    "SIGHUP re-reads the data key file, the TLS files and the config file's tokens and access (a bad file keeps what is in use and logs an error).",
   ].join("\n");
 }

@@ -59,7 +59,7 @@ const REPLICA_CACHE_SIZE = 10_000;
  * - `getMany` sends one multi-key `gets` per server, to all servers at once; it fails if any of them fails.
  * - Values are stored as raw bytes (never compressed) and read back as Buffers.
  * - Conflicts answer `false`: cas after a change (EXISTS) or on a vanished key (NOT_FOUND), add on an
- *   existing key (NOT_STORED), touch or delete of an absent key (NOT_FOUND).
+ *   existing key or append to an absent one (NOT_STORED), touch or delete of an absent key (NOT_FOUND).
  * - An unreachable or silent server throws StoreUnavailableError naming it, within about
  *   `connectTimeoutMs` or `cmdTimeoutMs` (at once when the connection is refused); the next command
  *   connects again. Caveat: a write that fails this way may or may not have been applied.

@@ -36,7 +36,7 @@ interface Item {
 
 /**
  * createMemoryStore returns an in-process Store with memcached's semantics, for tests and single-node use:
- * - every write (set, add, cas) gives the item a new version from one increasing counter; touch keeps the
+ * - every write (set, add, cas, append) gives the item a new version from one increasing counter; touch keeps the
  *   version, as memcached's touch keeps the cas unique;
  * - lifetimes are seconds: 0 never expires, up to 30 days is relative, more is an absolute Unix time
  *   (already past means expired), negative expires at once;

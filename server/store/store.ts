@@ -9,7 +9,8 @@ export interface Versioned {
 
 /**
  * Store is the small storage interface sessiond needs, shaped after memcached's commands:
- * read with a version (`gets`), write only if unchanged (`cas`) or absent (`add`), touch, delete.
+ * read with a version (`gets`), write only if unchanged (`cas`) or absent (`add`), append, touch, delete.
+ * Every write, append included, gives the value a new version; touch keeps it.
  * Keys are made by sessiond (see `keys.ts`): at most 250 bytes of printable ASCII with no spaces, so they
  * can reach memcached as they are. Lifetimes are in seconds (0 = no expiry; at most 30 days).
  *

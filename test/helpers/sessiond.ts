@@ -6,7 +6,7 @@ import {
   makeGenericClientConstructor,
   type ServiceError,
 } from "@grpc/grpc-js";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import {
   SessionService,
   type TransactionRequest,
@@ -22,8 +22,10 @@ import {
   type SessionServer,
   type SessionServerOptions,
 } from "../../server/grpc/session-server.js";
+import type { DataKeySource } from "../../server/store/data-keys.js";
 import { createMemcachedStore } from "../../server/store/memcached-store.js";
 import { createMemoryStore } from "../../server/store/memory-store.js";
+import { createSealedStore } from "../../server/store/sealed-store.js";
 import type { Store } from "../../server/store/store.js";
 
 const definition = createServiceDefinition(SessionService);
@@ -46,8 +48,9 @@ export interface RunningSessiond {
 }
 
 /**
- * startSessiond serves sessiond on 127.0.0.1:0 over memcached servers (or the memory store when none);
- * `security` sets TLS and access control, `logger` replaces the silent one. The raw client is plaintext.
+ * startSessiond serves sessiond on 127.0.0.1:0 over memcached servers (or the memory store when none),
+ * sealed with `dataKeys` when given; `security` sets TLS and access control; `logger` defaults to a silent
+ * one (SESSIOND_TEST_LOG sets its level). The raw client is plaintext.
  */
 export async function startSessiond(
   options: {
@@ -55,11 +58,13 @@ export async function startSessiond(
     core?: Partial<CoreOptions>;
     server?: Partial<SessionServerOptions>;
     security?: ServerSecurity;
-    logger?: import("pino").Logger;
+    dataKeys?: DataKeySource;
+    logger?: Logger;
   } = {},
 ): Promise<RunningSessiond> {
   const logger = options.logger ?? pino({ level: process.env.SESSIOND_TEST_LOG ?? "silent" });
-  const store = options.memcached ? createMemcachedStore({ servers: options.memcached, logger }) : createMemoryStore();
+  const unsealed = options.memcached ? createMemcachedStore({ servers: options.memcached, logger }) : createMemoryStore();
+  const store = options.dataKeys ? createSealedStore(unsealed, options.dataKeys, logger) : unsealed;
   const core = createSessionCore(store, options.core, logger);
   const server = createSessionServer(core, logger, options.server, options.security);
   const port = await server.listen("127.0.0.1:0");
