@@ -15,6 +15,7 @@ export type {
   ListOptions,
   RetryPolicy,
   SessionClientOptions,
+  TlsOptions,
   TransactionOptions,
   TransactionRetry,
 } from "./options.js";

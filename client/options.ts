@@ -25,10 +25,30 @@ export interface TransactionRetry extends Backoff {
   attempts: number;
 }
 
+/** TlsOptions are PEM buffers or strings for a TLS channel; with `cert` and `key`, the client presents a certificate (mTLS). */
+export interface TlsOptions {
+  /** ca is the CA that signed the server's certificate. Default: the public roots (Node's). */
+  ca?: Buffer | string;
+  /** cert is the client certificate (chain) for mTLS. Needs `key`. */
+  cert?: Buffer | string;
+  /** key is the private key of `cert`. */
+  key?: Buffer | string;
+}
+
 /** SessionClientOptions configure `createSessionClient`; pass any part of it, the rest keeps its default. */
 export interface SessionClientOptions {
-  /** credentials secure the channel. Default: `credentials.createInsecure()` (plaintext). */
+  /**
+   * credentials secure the channel. Default: from `tls` when given, else `credentials.createInsecure()`
+   * (plaintext). When both are given, `credentials` wins.
+   */
   credentials: ChannelCredentials;
+  /** tls makes a TLS channel (mTLS with `cert` and `key`) from PEM buffers or strings. Default: none. */
+  tls: TlsOptions;
+  /**
+   * token is the bearer token sent on every call as `authorization: Bearer <token>`: a string, or a function
+   * called for each call (for short-lived tokens). Default: none. Send tokens over TLS only.
+   */
+  token: string | (() => string);
   /**
    * timeoutMs is the default deadline, in milliseconds from the start of a call: a unary call with its
    * retries, one page of listSessions, or a whole `client.transaction` run with its attempts.
@@ -72,6 +92,7 @@ export interface ListOptions extends CallOptions {
 /** ClientSettings are the settings a client runs with, every option resolved. */
 export interface ClientSettings {
   credentials: ChannelCredentials;
+  token: (() => string) | undefined;
   timeoutMs: number;
   retry: RetryPolicy;
   transactionRetry: TransactionRetry;
@@ -81,12 +102,22 @@ export interface ClientSettings {
 /** resolveSettings merges options over the documented defaults (internal). */
 export function resolveSettings(options: Partial<SessionClientOptions>): ClientSettings {
   return {
-    credentials: options.credentials ?? credentials.createInsecure(),
+    credentials: options.credentials ?? (options.tls === undefined ? credentials.createInsecure() : tlsCredentials(options.tls)),
+    token: typeof options.token === "string" ? constant(options.token) : options.token,
     timeoutMs: options.timeoutMs ?? 10_000,
     retry: { attempts: 3, codes: [status.UNAVAILABLE, status.ABORTED], baseDelayMs: 50, maxDelayMs: 1000, ...options.retry },
     transactionRetry: { attempts: 10, baseDelayMs: 5, maxDelayMs: 500, ...options.transactionRetry },
     channelOptions: options.channelOptions ?? {},
   };
+}
+
+function tlsCredentials(tls: TlsOptions): ChannelCredentials {
+  const pem = (value: Buffer | string | undefined) => (value === undefined ? null : Buffer.from(value));
+  return credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert));
+}
+
+function constant(token: string): () => string {
+  return () => token;
 }
 
 /** deadlineOf turns call options into the absolute deadline of a call, or undefined for none (internal). */

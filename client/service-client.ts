@@ -1,5 +1,11 @@
 import type { MessageShape } from "@bufbuild/protobuf";
-import { type Client, type Interceptor, type MethodDefinition, makeGenericClientConstructor } from "@grpc/grpc-js";
+import {
+  type Client,
+  InterceptingCall,
+  type Interceptor,
+  type MethodDefinition,
+  makeGenericClientConstructor,
+} from "@grpc/grpc-js";
 import { SessionService } from "../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../rpc/service-definition.js";
 import type { ClientSettings } from "./options.js";
@@ -31,8 +37,20 @@ export type MethodDef<K extends keyof Methods> = MethodDefinition<
  */
 export function createServiceClient(address: string, settings: ClientSettings): Client {
   const { interceptors = [], ...channelOptions } = settings.channelOptions as { interceptors?: Interceptor[] };
+  const { token } = settings;
   return new SessionServiceClient(address, settings.credentials, {
     ...channelOptions,
-    interceptors: [traceContextInterceptor, ...interceptors],
+    interceptors: [traceContextInterceptor, ...(token === undefined ? [] : [bearer(token)]), ...interceptors],
   });
+}
+
+/** bearer (internal) adds `authorization: Bearer <token>` to every call, unary or stream, asking `token` each time. */
+function bearer(token: () => string): Interceptor {
+  return (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set("authorization", `Bearer ${token()}`);
+        next(metadata, listener);
+      },
+    });
 }

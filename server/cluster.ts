@@ -15,7 +15,8 @@ const RESPAWN_DELAY_MS = 1000;
  *   listened (e.g. the port is taken) stops the whole cluster with exit code 1.
  * - SIGTERM or SIGINT is forwarded to every worker as SIGTERM; each drains; the primary exits 0 once all
  *   have exited 0 (1 otherwise), and kills those still running at grace + 5 s.
- * - SIGHUP is forwarded to every worker, which re-reads what it reloads (the data key file).
+ * - SIGHUP is forwarded to every worker, which re-reads what it reloads (the data key file, the TLS files,
+ *   the config file's tokens and access).
  * - With --metrics, the primary serves `/metrics`: the sum of every worker's metrics at each scrape.
  */
 export function runPrimary(config: Config, logger: Logger): void {
@@ -79,7 +80,9 @@ export function runPrimary(config: Config, logger: Logger): void {
 
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // SIGHUP (data keys, certificates, tokens, access) goes to every worker: each reloads its own parts.
   process.on("SIGHUP", () => {
+    logger.info({ workers: alive.size }, "SIGHUP: forwarded to the workers");
     for (const worker of alive) worker.process.kill("SIGHUP");
   });
   for (let i = 0; i < config.workers; i++) fork();

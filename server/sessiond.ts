@@ -1,6 +1,8 @@
 import cluster from "node:cluster";
 import { type Logger, pino } from "pino";
-import type { Config } from "./config/config.js";
+import { createAccessControl } from "./access/access-control.js";
+import { createTlsCredentials } from "./access/tls-credentials.js";
+import { type Config, loadAccessSettings } from "./config/config.js";
 import { ConfigError } from "./config/settings.js";
 import { OptionsError } from "./core/errors.js";
 import { createSessionCore, type SessionCore } from "./core/session-core.js";
@@ -50,6 +52,29 @@ export interface Sessiond {
    * keys in use and logs an error. Without --data-keys it does nothing.
    */
   reloadDataKeys(): void;
+  /**
+   * reloaders are what SIGHUP reads again, in order, each logging what it did; one that fails logs an error
+   * and keeps its old state. Today: the TLS files, and the config file's `tokens` and `access`.
+   */
+  readonly reloaders: readonly Reloader[];
+}
+
+/** Reloader is one part of sessiond that SIGHUP reads again: its name for the log, and how. */
+export interface Reloader {
+  readonly name: string;
+  reload(): void;
+}
+
+/** reload runs every reloader (SIGHUP), logging one line each; a failing one logs an error and keeps its old state. */
+export function reload(reloaders: readonly Reloader[], logger: Logger): void {
+  for (const r of reloaders) {
+    try {
+      r.reload();
+      logger.info({ reloaded: r.name }, "reloaded on SIGHUP");
+    } catch (err) {
+      logger.error({ reloaded: r.name, err: (err as Error).message }, "reload failed: the previous settings stay");
+    }
+  }
 }
 
 /**
@@ -99,20 +124,36 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
     if (err instanceof OptionsError) throw new ConfigError(err.message, { cause: err });
     throw err;
   }
-  server = createSessionServer(core, logger, {
-    maxMessageBytes: config.maxMessageBytes,
-    maxOpenTransactions: config.maxTransactions,
-    idleTimeoutMs: config.idleTimeoutSeconds * 1000,
-    keepaliveMs: config.keepaliveSeconds * 1000,
-    keepaliveTimeoutMs: config.keepaliveTimeoutSeconds * 1000,
-    healthIntervalMs: config.healthIntervalSeconds * 1000,
-    interceptors: telemetry?.interceptors ?? [],
-  });
+  const access = createAccessControl(config.access, logger);
+  const tls =
+    config.tlsCert === undefined || config.tlsKey === undefined
+      ? undefined
+      : createTlsCredentials({ certFile: config.tlsCert, keyFile: config.tlsKey, clientCaFile: config.tlsClientCa });
+  const reloaders: Reloader[] = [
+    ...(tls === undefined ? [] : [{ name: "tls", reload: () => tls.reload() }]),
+    { name: "tokens and access", reload: () => access.update(loadAccessSettings(config.configFile)) },
+  ];
+  server = createSessionServer(
+    core,
+    logger,
+    {
+      maxMessageBytes: config.maxMessageBytes,
+      maxOpenTransactions: config.maxTransactions,
+      idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+      keepaliveMs: config.keepaliveSeconds * 1000,
+      keepaliveTimeoutMs: config.keepaliveTimeoutSeconds * 1000,
+      healthIntervalMs: config.healthIntervalSeconds * 1000,
+      reflection: config.reflection,
+      interceptors: telemetry?.interceptors ?? [],
+    },
+    { access, ...(tls === undefined ? {} : { credentials: tls.credentials }) },
+  );
   const running = server;
   telemetry?.watchOpenTransactions(() => running.registry.openTransactions);
 
   return {
     server: running,
+    reloaders,
     async start() {
       if (memory) {
         logger.warn(
@@ -121,6 +162,15 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
       } else if (dataKeys === undefined) {
         logger.warn(
           "memcached records are stored in clear: whoever reaches memcached reads every session id and its data; pass --data-keys FILE to seal them",
+        );
+      }
+      if (!access.enforcing) {
+        logger.warn("no access section in the config file: every caller may read, write and administer every namespace");
+      }
+      if (tls === undefined && !isLoopback(config.listen)) {
+        logger.warn(
+          { address: config.listen },
+          "serving plaintext on a non-loopback address: session ids and tokens cross the network in clear; set --tls-cert and --tls-key",
         );
       }
       const port = await running.listen(config.listen);
@@ -135,6 +185,8 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
           config: config.configFile,
           metrics,
           tracing: telemetry?.tracingEndpoint,
+          tls: tls === undefined ? false : config.tlsClientCa === undefined ? "tls" : "mtls",
+          access: access.enforcing ? "rules" : "open",
           bounds: {
             maxMessageBytes: config.maxMessageBytes,
             maxTransactions: config.maxTransactions,
@@ -182,7 +234,8 @@ function dataKeyFile(path: string): DataKeyFile {
 /**
  * serve runs sessiond in this process until SIGTERM or SIGINT, then drains and exits 0. A second signal
  * while draining is ignored (the grace period bounds the drain). Unexpected errors are logged and exit 1.
- * SIGHUP runs every reloader (today: the data key file); each logs its own outcome and never throws.
+ * SIGHUP runs every reloader (the data key file, then the TLS files and the config file's tokens and
+ * access); each logs its own outcome and never throws.
  */
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
@@ -206,9 +259,15 @@ export async function serve(config: Config): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  const reloaders: Array<() => void> = [() => sessiond.reloadDataKeys()];
+  const reloaders: Array<() => void> = [() => sessiond.reloadDataKeys(), () => reload(sessiond.reloaders, logger)];
   process.on("SIGHUP", () => {
     for (const reload of reloaders) reload();
   });
   await sessiond.start();
+}
+
+/** isLoopback says whether a HOST:PORT listens on loopback only (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(address: string): boolean {
+  const host = address.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -24,7 +24,8 @@ describe("metrics with --workers", function () {
     try {
       // Two workers compiling TypeScript at once start slowly on a busy machine.
       await sessiond.waitForLog((l) => l.msg === "sessiond cluster started", 60_000);
-      const address = sessiond.lines.find((l) => l.msg === "sessiond started")!.address as string;
+      // A worker logs "sessiond started" after the primary heard it listen: wait for the line, do not assume it.
+      const address = (await sessiond.waitForLog((l) => l.msg === "sessiond started")).address as string;
       const served = await sessiond.waitForLog((l) => l.msg?.startsWith("sessiond cluster metrics served") === true);
       const metrics = served.metrics as string;
       expect(served.pid).to.equal(sessiond.child.pid);

@@ -99,7 +99,9 @@ describe("the Dockerfile and docker-compose.yml", function () {
     try {
       const started = await server.waitForLog((l) => l.msg === "sessiond started");
       expect(started.address).to.equal(env.SESSIOND_LISTEN);
-      expect(server.lines.filter((l) => l.level === "warn").map((l) => l.msg)).to.have.length(1); // the memory-store warning
+      const warnings = server.lines.filter((l) => l.level === "warn").map((l) => l.msg);
+      expect(warnings, "the memory-store and open-access warnings").to.have.length(2);
+      expect(warnings.filter((m) => m?.startsWith("no access section"))).to.have.length(1);
 
       const probe = spawnProcess(process.execPath, probeCommand.slice(1), env);
       expect(await probe.waitForExit(), probe.stderr()).to.deep.equal({ code: 0, signal: null });

@@ -3,6 +3,7 @@ import { LoadFleet } from "./load-fleet.js";
 import type { BenchOptions } from "./options.js";
 import { CpuMeter, MachineCpuMeter, RssSampler } from "./proc-stats.js";
 import type { RowSpec } from "./rows.js";
+import { secureSetup } from "./secure-setup.js";
 import type { RunningProcess } from "./servers.js";
 import { startServer } from "./servers.js";
 import type { LoadConfig } from "./workload.js";
@@ -81,6 +82,7 @@ export function loadConfigs(row: RowSpec, port: number, concurrency: number, opt
       salt,
       seedShared: true,
       checkSeed: !row.stateless,
+      ...(row.secure ? { secure: { ca: secureSetup().ca, token: secureSetup().token } } : {}),
     };
   });
 }
@@ -186,6 +188,7 @@ export async function runRow(
       workers: row.workers ?? 1,
       telemetry: row.telemetry ?? "off",
       sealed: row.sealed ?? false,
+      ...(row.secure ? { extraArgs: secureSetup().serverArgs } : {}),
     });
   } catch (error) {
     return skipped((error as Error).message);

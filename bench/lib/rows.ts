@@ -46,6 +46,11 @@ export interface RowSpec {
   stateless?: boolean;
   /** optional rows run only when named in `--only`. */
   optional?: boolean;
+  /**
+   * secure rows serve TLS with bearer tokens and access rules (bench/lib/secure-setup.ts); their load
+   * client is node-h2 over TLS, sending the token on every call.
+   */
+  secure?: boolean;
 }
 
 /**
@@ -139,6 +144,45 @@ export const ROWS: readonly RowSpec[] = [
     workers: 2,
     concurrencies: [64],
     ceiling: "get",
+  },
+  // Access control's cost: TLS + token + rules against plaintext without checks, same client (node-h2).
+  {
+    id: "get-h2",
+    label: "sessiond Get, node-h2 client",
+    server: "sessiond",
+    driver: "unary-get",
+    client: "node-h2",
+    concurrencies: [64],
+  },
+  {
+    id: "get-tls",
+    label: "sessiond Get, TLS + token",
+    server: "sessiond",
+    driver: "unary-get",
+    client: "node-h2",
+    secure: true,
+    concurrencies: [64],
+    ceiling: "get-h2",
+    goals: { ceilingOps: 0.8 },
+  },
+  {
+    id: "tx-h2",
+    label: "sessiond Tx, node-h2 client",
+    server: "sessiond",
+    driver: "tx",
+    client: "node-h2",
+    concurrencies: [64],
+  },
+  {
+    id: "tx-tls",
+    label: "sessiond Tx, TLS + token",
+    server: "sessiond",
+    driver: "tx",
+    client: "node-h2",
+    secure: true,
+    concurrencies: [64],
+    ceiling: "tx-h2",
+    goals: { ceilingOps: 0.8 },
   },
   {
     id: "get-metrics",

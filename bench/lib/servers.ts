@@ -60,6 +60,8 @@ export type Telemetry = "off" | "metrics" | "tracing";
 export interface ServerOptions {
   /** workers is sessiond's `--workers N` (node cluster); omitted when 1. */
   workers: number;
+  /** extraArgs go to `sessiond serve` as they are (e.g. TLS and config flags). */
+  extraArgs?: string[];
   /** telemetry is sessiond's metrics or tracing; default off. */
   telemetry?: Telemetry;
   /** sealed gives sessiond `--data-keys` with a fresh random key file. Default false. */
@@ -86,6 +88,7 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
     if (!existsSync(join(BENCH_ROOT, SESSIOND_MAIN))) throw new Error(`${SESSIOND_MAIN} does not exist yet`);
     const args = ["serve", "--listen", listen, "--memcached", memcached];
     if (options.workers > 1) args.push("--workers", String(options.workers));
+    args.push(...(options.extraArgs ?? []));
     if (options.telemetry === "metrics") args.push("--metrics", `127.0.0.1:${await freePort()}`);
     let env: NodeJS.ProcessEnv = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: "", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "" };
     if (options.telemetry === "tracing") {

@@ -83,4 +83,14 @@ export interface LoadConfig {
   processCount: number;
   /** checkSeed reads a seeded session back before reporting ready (off for the stateless echo). */
   checkSeed: boolean;
+  /** secure, when set, makes the load client speak TLS (trusting `ca`) and send `token` on every call. */
+  secure?: SecureClient;
+}
+
+/** SecureClient is how a load process reaches a sessiond that serves TLS and checks bearer tokens. */
+export interface SecureClient {
+  /** ca is the PEM CA certificate that signed the server's certificate (issued for "localhost"). */
+  ca: string;
+  /** token is sent as `authorization: Bearer <token>`. */
+  token: string;
 }

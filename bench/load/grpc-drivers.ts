@@ -22,7 +22,7 @@ export async function prepareUnary(config: LoadConfig): Promise<PreparedLoad> {
   const target =
     config.client === "grpc-js"
       ? await openGrpcJsTarget(config.port, config.connections)
-      : await openFrameTarget(config.client, config.port, config.connections);
+      : await openFrameTarget(config.client, config.port, config.connections, config.secure);
   const payload = sessionPayload();
   const operations: Operation[] = [];
   if (config.driver === "unary-get") {
@@ -73,7 +73,7 @@ function checkSeeded(response: { data?: Record<string, unknown> }): void {
  * A commit answered ABORTED counts as a conflict; any other error fails the operation.
  */
 export async function prepareTransactions(config: LoadConfig): Promise<PreparedLoad> {
-  const conns = await openConnections(config.client, config.port, config.connections);
+  const conns = await openConnections(config.client, config.port, config.connections, config.secure);
   const seedFrame = txFrame({ case: "set", value: { package: PACKAGE, data: sessionPayload() } });
   const operations: Operation[] = [];
   for (let c = 0; c < config.concurrency; c++) {

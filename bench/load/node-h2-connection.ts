@@ -1,15 +1,18 @@
 import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
 import { connect, constants } from "node:http2";
 import { connect as netConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type { SecureClient } from "../lib/workload.js";
 import type { BidiStream, GrpcConnection } from "./grpc-wire.js";
 import { FrameDecoder, GrpcCallError, MessageInbox } from "./grpc-wire.js";
 
-function requestHeaders(path: string): OutgoingHttpHeaders {
+function requestHeaders(path: string, token: string | undefined): OutgoingHttpHeaders {
   return {
     [constants.HTTP2_HEADER_METHOD]: "POST",
     [constants.HTTP2_HEADER_PATH]: path,
     [constants.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc",
     [constants.HTTP2_HEADER_TE]: "trailers",
+    ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
   };
 }
 
@@ -53,18 +56,34 @@ class NodeH2Bidi implements BidiStream {
 export class NodeH2Connection implements GrpcConnection {
   private readonly headers = new Map<string, OutgoingHttpHeaders>();
 
-  private constructor(private readonly session: ClientHttp2Session) {}
+  private constructor(
+    private readonly session: ClientHttp2Session,
+    private readonly token: string | undefined,
+  ) {}
 
-  /** open connects to 127.0.0.1:port (Nagle off) and resolves once the server's SETTINGS arrived. */
-  static open(port: number): Promise<NodeH2Connection> {
+  /**
+   * open connects to 127.0.0.1:port (Nagle off) and resolves once the server's SETTINGS arrived. With
+   * `secure`, over TLS (server name "localhost", trusting `secure.ca`), sending `secure.token` on every call.
+   */
+  static open(port: number, secure?: SecureClient): Promise<NodeH2Connection> {
     return new Promise((resolve, reject) => {
-      const createConnection = () => netConnect({ host: "127.0.0.1", port, noDelay: true });
-      const session = connect(`http://127.0.0.1:${port}`, { maxSessionMemory: 1024, createConnection });
+      const createConnection =
+        secure === undefined
+          ? () => netConnect({ host: "127.0.0.1", port, noDelay: true })
+          : () =>
+              tlsConnect({
+                socket: netConnect({ host: "127.0.0.1", port, noDelay: true }),
+                ca: secure.ca,
+                servername: "localhost",
+                ALPNProtocols: ["h2"],
+              });
+      const scheme = secure === undefined ? "http" : "https";
+      const session = connect(`${scheme}://127.0.0.1:${port}`, { maxSessionMemory: 1024, createConnection });
       session.once("error", reject);
       session.once("remoteSettings", () => {
         session.off("error", reject);
         session.on("error", () => undefined); // each call reports its own failure
-        resolve(new NodeH2Connection(session));
+        resolve(new NodeH2Connection(session, secure?.token));
       });
     });
   }
@@ -102,7 +121,7 @@ export class NodeH2Connection implements GrpcConnection {
   private headersFor(path: string): OutgoingHttpHeaders {
     let headers = this.headers.get(path);
     if (!headers) {
-      headers = requestHeaders(path);
+      headers = requestHeaders(path, this.token);
       this.headers.set(path, headers);
     }
     return headers;

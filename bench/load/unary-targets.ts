@@ -4,7 +4,7 @@ import type { Client, ServiceError } from "@grpc/grpc-js";
 import { credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
 import type { GetResponse } from "../../gen/sessiond/v1/session_service_pb.js";
 import { GetRequestSchema, SetRequestSchema } from "../../gen/sessiond/v1/session_service_pb.js";
-import type { GrpcClientKind } from "../lib/workload.js";
+import type { GrpcClientKind, SecureClient } from "../lib/workload.js";
 import { NAMESPACE, PACKAGE, SMALL_WRITE } from "../lib/workload.js";
 import { getFrame, PATHS, SESSION_DEFINITION, setFrame } from "./grpc-messages.js";
 import type { GrpcConnection } from "./grpc-wire.js";
@@ -29,9 +29,15 @@ export interface UnaryTarget {
 
 /**
  * openConnections opens `count` lean gRPC connections of `client` kind (`node-h2`, else `raw`: the
- * bidi rows have no grpc-js driver).
+ * bidi rows have no grpc-js driver). With `secure`, they are `node-h2` over TLS with a bearer token.
  */
-export function openConnections(client: GrpcClientKind, port: number, count: number): Promise<GrpcConnection[]> {
+export function openConnections(
+  client: GrpcClientKind,
+  port: number,
+  count: number,
+  secure?: SecureClient,
+): Promise<GrpcConnection[]> {
+  if (secure !== undefined) return Promise.all(Array.from({ length: count }, () => NodeH2Connection.open(port, secure)));
   const open = client === "node-h2" ? NodeH2Connection.open : RawH2Connection.open;
   return Promise.all(Array.from({ length: count }, () => open(port)));
 }
@@ -40,8 +46,13 @@ export function openConnections(client: GrpcClientKind, port: number, count: num
  * openFrameTarget spreads unary calls over `connections` lean connections that send pre-encoded frames
  * (`raw` or `node-h2`; see bench/README.md for how they compare).
  */
-export async function openFrameTarget(client: GrpcClientKind, port: number, connections: number): Promise<UnaryTarget> {
-  const conns = await openConnections(client, port, connections);
+export async function openFrameTarget(
+  client: GrpcClientKind,
+  port: number,
+  connections: number,
+  secure?: SecureClient,
+): Promise<UnaryTarget> {
+  const conns = await openConnections(client, port, connections, secure);
   let next = 0;
   const pick = () => conns[next++ % conns.length] as GrpcConnection;
   return {

@@ -11,10 +11,16 @@ export interface ConfigFile {
   settings: Record<string, unknown>;
   /** namespaces are the validated per-namespace timeouts and resolutions. */
   namespaces: Record<string, NamespaceConfig>;
+  /** tokens is the `tokens` section as written (server/access/tokens.ts validates it); undefined when absent. */
+  tokens?: unknown;
+  /** access is the `access` section as written (server/access/access-rules.ts validates it); undefined when absent. */
+  access?: unknown;
 }
 
 // Every flag may stand in the file, except --config itself.
 const FILE_KEYS = new Set(FLAG_SETTINGS.map((s) => s.name).filter((name) => name !== "config"));
+// Sections that are read as they are and validated where they are used (server/access).
+const SECTIONS = ["tokens", "access"] as const;
 
 /**
  * readConfigFile reads a JSON (`.json`) or YAML (any other name) config file. Keys are the flag names
@@ -41,18 +47,21 @@ export function readConfigFile(path: string): ConfigFile {
   const top = object(parsed, `config file ${path}`);
   const settings: Record<string, unknown> = {};
   let namespaces: Record<string, NamespaceConfig> = {};
+  const sections: Pick<ConfigFile, "tokens" | "access"> = {};
   for (const [key, value] of Object.entries(top)) {
-    if (key === "namespaces") {
+    if ((SECTIONS as readonly string[]).includes(key)) {
+      sections[key as (typeof SECTIONS)[number]] = value;
+    } else if (key === "namespaces") {
       namespaces = readNamespaces(value, path);
     } else if (FILE_KEYS.has(key)) {
       settings[key] = value;
     } else {
       throw new ConfigError(
-        `config file ${path}: unknown key ${JSON.stringify(key)}; known: ${[...FILE_KEYS, "namespaces"].join(", ")}`,
+        `config file ${path}: unknown key ${JSON.stringify(key)}; known: ${[...FILE_KEYS, "namespaces", ...SECTIONS].join(", ")}`,
       );
     }
   }
-  return { settings, namespaces };
+  return { settings, namespaces, ...sections };
 }
 
 function readNamespaces(value: unknown, path: string): Record<string, NamespaceConfig> {

@@ -1,8 +1,11 @@
 import { parseArgs } from "node:util";
+import type { AccessSettings } from "../access/access-control.js";
+import { parseAccess } from "../access/access-rules.js";
+import { parseTokens } from "../access/tokens.js";
 import { KEY_PREFIX_PATTERN } from "../core/keys.js";
 import { MAX_LIFETIME_RULE, MIN_ITEM_BYTES, RESOLUTION_RULE, type Rule, TIMEOUT_RULE } from "../core/options.js";
 import { DataKeyError, readDataKeyFile } from "../store/data-keys.js";
-import { readConfigFile } from "./config-file.js";
+import { type ConfigFile, readConfigFile } from "./config-file.js";
 import { ConfigError, FLAG_SETTINGS } from "./settings.js";
 
 export { ConfigError };
@@ -66,6 +69,16 @@ export interface Config {
   metrics: string | undefined;
   /** dataKeysFile is the data key file that seals memcached records (checked readable here); none: clear. */
   dataKeysFile: string | undefined;
+  /** tlsCert is the PEM certificate file to serve TLS with. Default none: plaintext. */
+  tlsCert: string | undefined;
+  /** tlsKey is the PEM private key file of tlsCert. Default none. */
+  tlsKey: string | undefined;
+  /** tlsClientCa is the CA file client certificates must be signed by (mTLS). Default none. */
+  tlsClientCa: string | undefined;
+  /** reflection serves gRPC server reflection. Default true. */
+  reflection: boolean;
+  /** access are the config file's `tokens` and `access` sections (SIGHUP reads them again). Default open. */
+  access: AccessSettings;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -128,7 +141,47 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     workers: get("workers", integer(1)),
     metrics: get<string | undefined>("metrics", hostPort),
     dataKeysFile: get("data-keys", dataKeyFile),
+    ...tls(
+      get<string | undefined>("tls-cert", path),
+      get<string | undefined>("tls-key", path),
+      get<string | undefined>("tls-client-ca", path),
+    ),
+    reflection: get("reflection", boolean),
+    access: accessSettings(file, configFile),
   };
+}
+
+/**
+ * loadAccessSettings reads the `tokens` and `access` sections of a config file again (SIGHUP); no file means
+ * open access. Throws ConfigError when the file or a section is wrong (the old settings then stay).
+ */
+export function loadAccessSettings(configFile: string | undefined): AccessSettings {
+  return configFile === undefined ? accessSettings({}, undefined) : accessSettings(readConfigFile(configFile), configFile);
+}
+
+function accessSettings(file: Pick<ConfigFile, "tokens" | "access">, where: string | undefined): AccessSettings {
+  return { tokens: parseTokens(file.tokens, where ?? "config"), access: parseAccess(file.access, where ?? "config") };
+}
+
+function tls(tlsCert: string | undefined, tlsKey: string | undefined, tlsClientCa: string | undefined) {
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new ConfigError("--tls-cert and --tls-key go together: set both or neither");
+  if (tlsClientCa !== undefined && tlsCert === undefined) {
+    throw new ConfigError("--tls-client-ca needs --tls-cert and --tls-key: mTLS is TLS with client certificates");
+  }
+  return { tlsCert, tlsKey, tlsClientCa };
+}
+
+function path(value: unknown, from: string): string {
+  if (typeof value !== "string" || value.trim() === "")
+    throw new ConfigError(`${from} ${JSON.stringify(value)} is not a file name`);
+  return value;
+}
+
+function boolean(value: unknown, from: string): boolean {
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw new ConfigError(`${from} ${JSON.stringify(value)} is not true or false`);
 }
 
 function hostPort(value: unknown, from: string): string {

@@ -27,10 +27,7 @@ export interface Setting {
   readonly fileOnly?: boolean;
 }
 
-/** ConfigError is a setting that cannot work; main prints it with the usage and exits 2. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError } from "./config-error.js";
 
 /**
  * setting makes a row: `fallback` is the default value (undefined: none), `shown` the default in words when
@@ -147,6 +144,22 @@ export const SETTINGS: readonly Setting[] = [
     "serve Prometheus metrics at http://HOST:PORT/metrics (with --workers, the sum over all workers)",
     "none: off",
   ),
+  setting(
+    "tls-cert",
+    "FILE",
+    undefined,
+    "PEM certificate (chain) to serve TLS with; needs --tls-key; re-read when it changes and on SIGHUP",
+    "none: plaintext",
+  ),
+  setting("tls-key", "FILE", undefined, "the PEM private key of --tls-cert"),
+  setting(
+    "tls-client-ca",
+    "FILE",
+    undefined,
+    "mTLS: every client must present a certificate signed by this CA (never the public roots)",
+    "none: no client certificates",
+  ),
+  setting("reflection", "true|false", server.reflection, "serve gRPC server reflection (v1 and v1alpha)"),
   {
     name: "namespaces",
     env: "",
@@ -154,6 +167,24 @@ export const SETTINGS: readonly Setting[] = [
     fallback: undefined,
     defaultText: "none",
     help: 'config file only: per-namespace {"timeout": SECONDS, "resolution": SECONDS, "max-lifetime": SECONDS}',
+    fileOnly: true,
+  },
+  {
+    name: "tokens",
+    env: "",
+    arg: "",
+    fallback: undefined,
+    defaultText: "none",
+    help: "config file only: bearer tokens, [{identity, sha256}] (hex sha256 of the token); SIGHUP re-reads them",
+    fileOnly: true,
+  },
+  {
+    name: "access",
+    env: "",
+    arg: "",
+    fallback: undefined,
+    defaultText: "none: every caller may do everything",
+    help: 'config file only: [{identity, namespaces, allow}], identity exact, "*" or "anonymous"; allow of read, write, admin; SIGHUP re-reads it',
     fileOnly: true,
   },
 ];
@@ -178,8 +209,9 @@ export function usage(): string {
     "",
     "config file (--config): the flag names as keys, plus per-namespace expiry, e.g.",
     '  {"memcached": "127.0.0.1:11211", "namespaces": {"MemCacheSession": {"timeout": 600, "resolution": 60}}}',
+    "and access control: `tokens` [{identity, sha256}] and `access` [{identity, namespaces, allow}] (see the README).",
     "",
     "signals: SIGTERM or SIGINT drain (open transactions end UNAVAILABLE, nothing of them written), then exit 0;",
-    "SIGHUP re-reads the data key file (a bad file keeps the keys in use and logs an error).",
+    "SIGHUP re-reads the data key file, the TLS files and the config file's tokens and access (a bad file keeps what is in use and logs an error).",
   ].join("\n");
 }

@@ -110,7 +110,7 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
     }
     throw new SessionError(
       Code.ABORTED,
-      `session ${quote(sessionId)} kept changing under ${opts.casAttempts} attempts to write it: too many concurrent writers; retry later`,
+      `the session kept changing under ${opts.casAttempts} attempts to write it: too many concurrent writers; retry later`,
     );
   }
 
@@ -253,10 +253,11 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
 }
 
 // absent is the NOT_FOUND of an operation that needs a live session.
-function absent(sessionId: string): SessionError {
+function absent(_sessionId: string): SessionError {
+  // The id is not quoted back: error messages carry no session id (it is a credential).
   return new SessionError(
     Code.NOT_FOUND,
-    `session ${quote(sessionId)} does not exist (never created, expired, deleted or revoked): create a session first`,
+    "the session does not exist (never created, expired, deleted or revoked): create a session first",
   );
 }
 

@@ -3,7 +3,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, failedPrecondition, SessionError } from "./errors.js";
 import { copyPackages, deleteFrom, mergeInto, type Packages, packageOf } from "./session-record.js";
 import type { SessionRepository, StoredSession } from "./session-repository.js";
-import { checkData, checkDeleteTarget, checkKeys, checkName, quote } from "./validation.js";
+import { checkData, checkDeleteTarget, checkKeys, checkName } from "./validation.js";
 
 interface SavedState {
   readonly id: number;
@@ -157,7 +157,7 @@ export class Transaction {
         this.closed = true;
         throw new SessionError(
           Code.ABORTED,
-          `session ${quote(this.stored.sessionId)} was revoked or reached its absolute lifetime since this transaction began: nothing was written; run the transaction again (it will see the session absent)`,
+          `the session was revoked or reached its absolute lifetime since this transaction began: nothing was written; run the transaction again (it will see the session absent)`,
         );
       }
       if (!this.dirty) {
@@ -177,7 +177,7 @@ export class Transaction {
     if (!written) {
       throw new SessionError(
         Code.ABORTED,
-        `session ${quote(this.stored.sessionId)} changed since this transaction began (another writer committed first): nothing was written; run the transaction again`,
+        `the session changed since this transaction began (another writer committed first): nothing was written; run the transaction again`,
       );
     }
   }

@@ -28,7 +28,8 @@ export function checkNamespace(ns: string): void {
 export function checkSessionId(id: string): void {
   if (!SESSION_ID.test(id)) {
     throw invalidArgument(
-      `session_id ${quote(id)} is invalid: use 1..256 printable ASCII characters (no spaces or control characters)`,
+      // The id itself is never quoted back: error messages and logs carry no session id.
+      `session_id ${id === "" ? '""' : `(${id.length} characters)`} is invalid: use 1..256 printable ASCII characters (no spaces or control characters)`,
     );
   }
 }

@@ -2,7 +2,10 @@ import { type ChannelOptions, Server, ServerCredentials, type ServerInterceptor,
 import type { Logger } from "pino";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../../rpc/service-definition.js";
+import { type AccessControl, openAccess } from "../access/access-control.js";
+import { credentialsLoaded } from "../access/tls-credentials.js";
 import type { SessionCore } from "../core/session-core.js";
+import { guardHandlers, type OpGuard } from "./access-guard.js";
 import { createHealthMonitor, type HealthMonitor } from "./health.js";
 import { addReflection } from "./reflection.js";
 import { StreamRegistry } from "./stream-registry.js";
@@ -25,6 +28,16 @@ export interface SessionServerOptions {
   healthIntervalMs: number;
   /** interceptors are grpc-js server interceptors, the first nearest the network (metrics, tracing). Default none. */
   interceptors: ServerInterceptor[];
+  /** reflection serves gRPC server reflection v1 and v1alpha. Default true. */
+  reflection: boolean;
+}
+
+/** ServerSecurity is how a SessionServer is reached and who may do what; each part defaults to open. */
+export interface ServerSecurity {
+  /** credentials to listen with (TLS, mTLS). Default: plaintext. */
+  credentials?: ServerCredentials;
+  /** access authenticates callers and checks permissions. Default: every caller may do everything. */
+  access?: AccessControl;
 }
 
 /**
@@ -39,6 +52,7 @@ export const defaultSessionServerOptions: SessionServerOptions = {
   keepaliveTimeoutMs: 10_000, // ms
   healthIntervalMs: 2000, // ms
   interceptors: [], // none
+  reflection: true, // serve reflection
 };
 
 /** SessionServer is a running-or-ready sessiond gRPC server. */
@@ -61,12 +75,14 @@ export interface SessionServer {
 
 /**
  * createSessionServer makes a grpc-js server serving sessiond.v1.SessionService over the core, with
- * grpc.health.v1.Health (pinging the core's store) and server reflection v1 and v1alpha.
+ * grpc.health.v1.Health (pinging the core's store, open to every caller) and server reflection v1 and
+ * v1alpha (unless turned off). `security` sets TLS and access control (default: plaintext, open).
  */
 export function createSessionServer(
   core: SessionCore,
   logger: Logger,
   options: Partial<SessionServerOptions> = {},
+  security: ServerSecurity = {},
 ): SessionServer {
   const opts = { ...defaultSessionServerOptions, ...options };
   const channelOptions: ChannelOptions = {
@@ -78,24 +94,27 @@ export function createSessionServer(
   };
   const server = new Server({ ...channelOptions, interceptors: opts.interceptors });
   const registry = new StreamRegistry(opts.maxOpenTransactions, opts.idleTimeoutMs);
-  server.addService(createServiceDefinition(SessionService), {
+  const handlers = {
     ...createUnaryHandlers(core, logger),
-    transaction: (call: ConstructorParameters<typeof TransactionStream>[0]) => {
-      new TransactionStream(call, core, registry, logger);
+    transaction: (call: ConstructorParameters<typeof TransactionStream>[0], guard?: OpGuard) => {
+      new TransactionStream(call, core, registry, logger, guard);
     },
-  });
+  };
+  server.addService(createServiceDefinition(SessionService), guardHandlers(handlers, security.access ?? openAccess(logger)));
   const health = createHealthMonitor(() => core.ping(), opts.healthIntervalMs, logger);
   health.addToServer(server);
-  addReflection(server);
+  if (opts.reflection) addReflection(server);
 
   return {
     server,
     registry,
     health,
     async listen(address) {
+      const credentials = security.credentials ?? ServerCredentials.createInsecure();
       const port = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+        server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
       });
+      await credentialsLoaded(credentials);
       await health.start();
       return port;
     },

@@ -9,6 +9,7 @@ import {
 import { failedPrecondition, invalidArgument } from "../core/errors.js";
 import type { SessionCore } from "../core/session-core.js";
 import { savepointIds, type Transaction } from "../core/transaction.js";
+import type { OpGuard } from "./access-guard.js";
 import { type ErrorStatus, toErrorStatus, toServiceError } from "./status.js";
 import type { StreamRegistry } from "./stream-registry.js";
 
@@ -37,12 +38,16 @@ export class TransactionStream {
   private holdsSlot = false;
   // Savepoint ids count 1, 2, 3… per stream.
   private readonly savepointIds = savepointIds();
+  // The namespace of the transaction begun last, and the first op of it the guard refused.
+  private namespace = "";
+  private refusedOp: string | undefined;
 
   constructor(
     private readonly call: Call,
     private readonly core: SessionCore,
     private readonly registry: StreamRegistry,
     private readonly logger: Logger,
+    private readonly guard?: OpGuard,
   ) {
     registry.add(this);
     call.on("data", (req: TransactionRequest) => {
@@ -84,6 +89,9 @@ export class TransactionStream {
 
   private async run(req: TransactionRequest): Promise<TransactionResponse> {
     this.idleSinceMs = Date.now(); // an op under way is not idleness
+    const refused = this.refuse(req.op);
+    if (refused !== undefined)
+      return create(TransactionResponseSchema, { error: { code: refused.code, message: refused.details } });
     try {
       const result = await this.op(req.op);
       this.idleSinceMs = Date.now();
@@ -95,6 +103,16 @@ export class TransactionStream {
     }
   }
 
+  // refuse asks the guard about an op; an op without a namespace yet (no open transaction) fails on its own.
+  private refuse(op: TransactionRequest["op"]): ErrorStatus | undefined {
+    if (this.guard === undefined || op.case === undefined) return undefined;
+    const namespace = op.case === "begin" ? op.value.namespace : this.tx?.isOpen ? this.namespace : undefined;
+    if (namespace === undefined) return undefined;
+    const refused = this.guard(op.case, namespace);
+    if (refused !== undefined && op.case !== "begin") this.refusedOp ??= `${op.case}: ${refused.details}`;
+    return refused;
+  }
+
   private async op(op: TransactionRequest["op"]): Promise<Result> {
     if (op.case === "begin") {
       if (this.tx?.isOpen) {
@@ -104,6 +122,8 @@ export class TransactionStream {
       this.holdsSlot = true;
       try {
         this.tx = await this.core.begin(op.value.namespace, op.value.sessionId, this.savepointIds);
+        this.namespace = op.value.namespace;
+        this.refusedOp = undefined;
       } catch (err) {
         this.releaseSlot();
         throw err;
@@ -145,6 +165,13 @@ export class TransactionStream {
         tx.rollback(op.value.savepointId);
         return RESULTS.rollback;
       case "commit":
+        if (op.value.onlyIfNoErrors && this.refusedOp !== undefined) {
+          // A refused op counts as a failed op of the transaction: the commit writes nothing.
+          tx.abort();
+          throw failedPrecondition(
+            `commit refused: an op of this transaction failed (${this.refusedOp}); nothing was written and the transaction is discarded`,
+          );
+        }
         await tx.commit({ onlyIfNoErrors: op.value.onlyIfNoErrors });
         return RESULTS.commit;
       case "abort":

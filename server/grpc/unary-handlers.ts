@@ -19,6 +19,7 @@ import {
 } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { SessionCore } from "../core/session-core.js";
 import { principalHandlers, sessionInfo } from "./principal-handlers.js";
+import { sessionTag } from "./session-tag.js";
 import { toErrorStatus, toServiceError } from "./status.js";
 
 // Internal: built once, answered many times.
@@ -90,8 +91,15 @@ export function createUnaryHandlers(core: SessionCore, logger: Logger): Record<s
   };
 }
 
-// summarize names the request's session for logs, without its data.
+/**
+ * summarize names the request's session for logs, without its data: the namespace, the package, and a
+ * keyed hash (`session`, see sessionTag) standing in for the session id, which never reaches a log line.
+ */
 function summarize(req: object): object {
   const { namespace, sessionId, package: pkg } = req as Record<string, unknown>;
-  return { namespace, sessionId, package: pkg };
+  return {
+    namespace,
+    session: typeof sessionId === "string" && sessionId !== "" ? sessionTag(sessionId) : undefined,
+    package: pkg,
+  };
 }

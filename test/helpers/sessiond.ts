@@ -16,7 +16,12 @@ import {
 import { createServiceDefinition } from "../../rpc/service-definition.js";
 import type { CoreOptions } from "../../server/core/options.js";
 import { createSessionCore } from "../../server/core/session-core.js";
-import { createSessionServer, type SessionServer, type SessionServerOptions } from "../../server/grpc/session-server.js";
+import {
+  createSessionServer,
+  type ServerSecurity,
+  type SessionServer,
+  type SessionServerOptions,
+} from "../../server/grpc/session-server.js";
 import type { DataKeySource } from "../../server/store/data-keys.js";
 import { createMemcachedStore } from "../../server/store/memcached-store.js";
 import { createMemoryStore } from "../../server/store/memory-store.js";
@@ -44,13 +49,15 @@ export interface RunningSessiond {
 
 /**
  * startSessiond serves sessiond on 127.0.0.1:0 over memcached servers (or the memory store when none),
- * sealed with `dataKeys` when given; `logger` defaults to a silent one (SESSIOND_TEST_LOG sets its level).
+ * sealed with `dataKeys` when given; `security` sets TLS and access control; `logger` defaults to a silent
+ * one (SESSIOND_TEST_LOG sets its level). The raw client is plaintext.
  */
 export async function startSessiond(
   options: {
     memcached?: string[];
     core?: Partial<CoreOptions>;
     server?: Partial<SessionServerOptions>;
+    security?: ServerSecurity;
     dataKeys?: DataKeySource;
     logger?: Logger;
   } = {},
@@ -59,7 +66,7 @@ export async function startSessiond(
   const unsealed = options.memcached ? createMemcachedStore({ servers: options.memcached, logger }) : createMemoryStore();
   const store = options.dataKeys ? createSealedStore(unsealed, options.dataKeys, logger) : unsealed;
   const core = createSessionCore(store, options.core, logger);
-  const server = createSessionServer(core, logger, options.server);
+  const server = createSessionServer(core, logger, options.server, options.security);
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
   const client = new RawClient(address, credentials.createInsecure()) as Client & Record<string, (...args: unknown[]) => unknown>;
