@@ -82,7 +82,8 @@ export function loadConfigs(row: RowSpec, port: number, concurrency: number, opt
       salt,
       seedShared: true,
       checkSeed: !row.stateless,
-      ...(row.secure ? { secure: { ca: secureSetup().ca, token: secureSetup().token } } : {}),
+      ...(row.secure === true ? { secure: { ca: secureSetup().ca, token: secureSetup().token } } : {}),
+      ...(row.secure === "token" ? { secure: { token: secureSetup().token } } : {}),
     };
   });
 }
@@ -188,7 +189,8 @@ export async function runRow(
       workers: row.workers ?? 1,
       telemetry: row.telemetry ?? "off",
       sealed: row.sealed ?? false,
-      ...(row.secure ? { extraArgs: secureSetup().serverArgs } : {}),
+      ...(row.secure === true ? { extraArgs: secureSetup().serverArgs } : {}),
+      ...(row.secure === "token" ? { extraArgs: secureSetup().tokenArgs } : {}),
     });
   } catch (error) {
     return skipped((error as Error).message);

@@ -48,9 +48,10 @@ export interface RowSpec {
   optional?: boolean;
   /**
    * secure rows serve TLS with bearer tokens and access rules (bench/lib/secure-setup.ts); their load
-   * client is node-h2 over TLS, sending the token on every call.
+   * client is node-h2 over TLS, sending the token on every call. "token": the tokens and access rules
+   * without TLS (plaintext, the token on every call).
    */
-  secure?: boolean;
+  secure?: boolean | "token";
 }
 
 /**
@@ -183,6 +184,20 @@ export const ROWS: readonly RowSpec[] = [
     concurrencies: [64],
     ceiling: "tx-h2",
     goals: { ceilingOps: 0.8 },
+  },
+  // Every feature but TLS (the ceilings are plaintext): tokens and access rules, metrics, sealing keys.
+  {
+    id: "tx-lockstep-all",
+    label: "sessiond Tx lock-step, token+rules+metrics+keys",
+    server: "sessiond",
+    driver: "tx-lockstep",
+    client: "node-h2",
+    secure: "token",
+    telemetry: "metrics",
+    sealed: true,
+    concurrencies: [64],
+    ceiling: "stream-cas-lockstep",
+    goals: { ceilingPerCpu: 0.75 },
   },
   {
     id: "get-metrics",

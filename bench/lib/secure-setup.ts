@@ -13,6 +13,8 @@ import { NAMESPACE } from "./workload.js";
 export interface SecureSetup {
   /** serverArgs are the `sessiond serve` flags: --tls-cert, --tls-key, --config. */
   serverArgs: string[];
+  /** tokenArgs are the flags of the token rows without TLS: --config (tokens and access rules). */
+  tokenArgs: string[];
   /** ca is the CA certificate's PEM text, for the load clients. */
   ca: string;
   /** token is the bearer token the load clients send. */
@@ -46,6 +48,7 @@ export function secureSetup(): SecureSetup {
   writeFileSync(path("sessiond.json"), JSON.stringify(config));
   made = {
     serverArgs: ["--tls-cert", path("server.pem"), "--tls-key", path("server-key.pem"), "--config", path("sessiond.json")],
+    tokenArgs: ["--config", path("sessiond.json")],
     ca: readFileSync(path("ca.pem"), "utf8"),
     token,
   };

@@ -89,8 +89,8 @@ export interface LoadConfig {
 
 /** SecureClient is how a load process reaches a sessiond that serves TLS and checks bearer tokens. */
 export interface SecureClient {
-  /** ca is the PEM CA certificate that signed the server's certificate (issued for "localhost"). */
-  ca: string;
+  /** ca is the PEM CA certificate that signed the server's certificate (issued for "localhost"); none: plaintext. */
+  ca?: string;
   /** token is sent as `authorization: Bearer <token>`. */
   token: string;
 }

@@ -68,7 +68,7 @@ export class NodeH2Connection implements GrpcConnection {
   static open(port: number, secure?: SecureClient): Promise<NodeH2Connection> {
     return new Promise((resolve, reject) => {
       const createConnection =
-        secure === undefined
+        secure?.ca === undefined
           ? () => netConnect({ host: "127.0.0.1", port, noDelay: true })
           : () =>
               tlsConnect({
@@ -77,7 +77,7 @@ export class NodeH2Connection implements GrpcConnection {
                 servername: "localhost",
                 ALPNProtocols: ["h2"],
               });
-      const scheme = secure === undefined ? "http" : "https";
+      const scheme = secure?.ca === undefined ? "http" : "https";
       const session = connect(`${scheme}://127.0.0.1:${port}`, { maxSessionMemory: 1024, createConnection });
       session.once("error", reject);
       session.once("remoteSettings", () => {
