@@ -1,5 +1,5 @@
 import { ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
-import { codeName, createCallLabeler } from "./call-labels.js";
+import { type CallLabels, codeName, createCallLabeler } from "./call-labels.js";
 import type { SessiondMetrics } from "./metrics.js";
 import { commitResult, OpPairing } from "./transaction-ops.js";
 
@@ -14,25 +14,47 @@ import { commitResult, OpPairing } from "./transaction-ops.js";
  */
 export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterceptor {
   const callLabels = createCallLabeler();
+  // prom-client's children per method, made once: a labelled inc would hash the labels on every call.
+  const children = new Map<CallLabels, MethodMetrics>();
+  const childrenOf = (labels: CallLabels): MethodMetrics => {
+    let found = children.get(labels);
+    if (found === undefined) {
+      found = {
+        started: metrics.started.labels(labels),
+        handled: new Map(),
+        handling: metrics.handling.labels(labels),
+        received: metrics.received.labels(labels),
+        sent: metrics.sent.labels(labels),
+      };
+      children.set(labels, found);
+    }
+    return found;
+  };
   return (method, call) => {
     const labels = callLabels(method);
+    const counted = childrenOf(labels);
     const ops = OpPairing.forPath(method.path);
     const started = performance.now();
     let ended = false;
-    metrics.started.inc(labels);
+    counted.started.inc();
 
     const end = (code: number): void => {
       if (ended) return;
       ended = true;
-      metrics.handled.inc({ ...labels, grpc_code: codeName(code) });
-      metrics.handling.observe(labels, (performance.now() - started) / 1000);
+      let handled = counted.handled.get(code);
+      if (handled === undefined) {
+        handled = metrics.handled.labels({ ...labels, grpc_code: codeName(code) });
+        counted.handled.set(code, handled);
+      }
+      handled.inc();
+      counted.handling.observe((performance.now() - started) / 1000);
     };
 
     return new ServerInterceptingCall(call, {
       start(next) {
         next({
           onReceiveMessage(message, nextMessage) {
-            metrics.received.inc(labels);
+            counted.received.inc();
             ops?.request(message);
             nextMessage(message);
           },
@@ -44,7 +66,7 @@ export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterc
         });
       },
       sendMessage(message, next) {
-        metrics.sent.inc(labels);
+        counted.sent.inc();
         if (ops !== undefined) {
           const answered = ops.response(message);
           if (answered.op === "commit") metrics.commits.inc({ result: commitResult(answered.code) });
@@ -57,4 +79,13 @@ export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterc
       },
     });
   };
+}
+
+// Internal: one method's prom-client children; `handled` by status code.
+interface MethodMetrics {
+  started: { inc(): void };
+  handled: Map<number, { inc(): void }>;
+  handling: { observe(value: number): void };
+  received: { inc(): void };
+  sent: { inc(): void };
 }

@@ -56,11 +56,19 @@ export function serveClusterMetrics(address: string, logger: Logger): Promise<Me
  * Labels are the configured server addresses and memcached's command words: a bounded set.
  */
 export function createStoreMetrics(metrics: SessiondMetrics): StoreObserver {
+  // prom-client's children by (server, command), made once: a labelled call would hash the labels each time.
+  const timers = new Map<string, ReturnType<typeof metrics.storeSeconds.labels>>();
   return {
     command(server, command): CommandDone {
       const started = performance.now();
       return (failure) => {
-        metrics.storeSeconds.observe({ server, command }, (performance.now() - started) / 1000);
+        const key = `${server} ${command}`;
+        let timer = timers.get(key);
+        if (timer === undefined) {
+          timer = metrics.storeSeconds.labels({ server, command });
+          timers.set(key, timer);
+        }
+        timer.observe((performance.now() - started) / 1000);
         if (failure !== undefined) metrics.storeErrors.inc({ server });
       };
     },
