@@ -1,27 +1,10 @@
 // No caller string reaches memcached as a raw key: every key is derived (prefix, namespace, generation,
 // hash of the id) and stays under memcached's 250-byte limit.
 
-import { connect } from "node:net";
 import { expect } from "chai";
 import { defaultCoreOptions, RECORD_OVERHEAD_BYTES } from "../server/core/options.js";
 import { useSessiond } from "./helpers/fixture.js";
-
-/** dumpKeys lists every key memcached holds (lru_crawler metadump), URL-decoded. */
-function dumpKeys(port: number): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    let reply = "";
-    socket.once("connect", () => socket.write("lru_crawler metadump all\r\n"));
-    socket.setEncoding("utf8").on("data", (chunk: string) => {
-      reply += chunk;
-      if (reply.endsWith("END\r\n")) {
-        socket.end();
-        resolve([...reply.matchAll(/^key=(\S+)/gm)].map((m) => decodeURIComponent(m[1]!)));
-      }
-    });
-    socket.once("error", reject);
-  });
-}
+import { dumpKeys } from "./helpers/memcached.js";
 
 describe("memcached keys", function () {
   this.timeout(20_000);

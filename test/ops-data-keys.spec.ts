@@ -4,14 +4,13 @@
 
 import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
 import type { Store } from "../server/store/store.js";
 import { keyLine } from "./helpers/data-keys.js";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
+import { dumpKeys, type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
 import {
   connectSessionClient,
   type LogLine,
@@ -31,19 +30,7 @@ const keyFile = (name: string, ...lines: string[]) => {
 
 /** keyIdsInMemcached maps every item of a namespace to the id of the key that sealed it (byte 3 on). */
 async function keyIdsInMemcached(memcached: MemcachedProcess, raw: Store, namespace: string): Promise<Map<string, string>> {
-  const keys = await new Promise<string[]>((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port: memcached.port });
-    let reply = "";
-    socket.once("connect", () => socket.write("lru_crawler metadump all\r\n"));
-    socket.setEncoding("utf8").on("data", (chunk: string) => {
-      reply += chunk;
-      if (reply.endsWith("END\r\n")) {
-        socket.end();
-        resolve([...reply.matchAll(/^key=(\S+)/gm)].map((m) => decodeURIComponent(m[1]!)));
-      }
-    });
-    socket.once("error", reject);
-  });
+  const keys = await dumpKeys(memcached.port);
   const items = await raw.getMany(keys.filter((k) => k.startsWith(`sd1:${namespace}:`)));
   return new Map([...items].map(([key, { value }]) => [key, Buffer.from(value).toString("latin1", 3, 3 + value[2]!)]));
 }

@@ -4,7 +4,6 @@
 // session can be written again (unary and in a transaction).
 
 import { createHash } from "node:crypto";
-import { connect } from "node:net";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { expect } from "chai";
 import { pino } from "pino";
@@ -12,26 +11,9 @@ import { createSessionClient, type SessionClient } from "../client/index.js";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
 import type { Store } from "../server/store/store.js";
 import { keyLine, keysOf } from "./helpers/data-keys.js";
-import { type MemcachedProcess, startMemcached, startMemcachedPool } from "./helpers/memcached.js";
+import { dumpKeys, type MemcachedProcess, startMemcached, startMemcachedPool } from "./helpers/memcached.js";
 import { connectReflection, findMethod, invoke, resolveSymbol } from "./helpers/ops-grpcurl.js";
 import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
-
-/** dumpKeys lists every key memcached holds (lru_crawler metadump), URL-decoded. */
-function dumpKeys(port: number): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    let reply = "";
-    socket.once("connect", () => socket.write("lru_crawler metadump all\r\n"));
-    socket.setEncoding("utf8").on("data", (chunk: string) => {
-      reply += chunk;
-      if (reply.endsWith("END\r\n")) {
-        socket.end();
-        resolve([...reply.matchAll(/^key=(\S+)/gm)].map((m) => decodeURIComponent(m[1]!)));
-      }
-    });
-    socket.once("error", reject);
-  });
-}
 
 // forms are the ways a secret could sit in an item: raw, hex (both cases), base64 and base64url at each of
 // the three alignments (without the characters that depend on the neighbouring bytes).

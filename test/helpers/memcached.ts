@@ -241,3 +241,20 @@ function ask(port: number, command: string, timeoutMs: number): Promise<string> 
     socket.once("close", () => reject(new Error("connection closed without a reply")));
   });
 }
+
+/** dumpKeys lists every key a memcached on 127.0.0.1:`port` holds (`lru_crawler metadump all`), URL-decoded. */
+export function dumpKeys(port: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    let reply = "";
+    socket.once("connect", () => socket.write("lru_crawler metadump all\r\n"));
+    socket.setEncoding("utf8").on("data", (chunk: string) => {
+      reply += chunk;
+      if (reply.endsWith("END\r\n")) {
+        socket.end();
+        resolve([...reply.matchAll(/^key=(\S+)/gm)].map((m) => decodeURIComponent(m[1]!)));
+      }
+    });
+    socket.once("error", reject);
+  });
+}
