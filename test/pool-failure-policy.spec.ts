@@ -5,9 +5,9 @@
 import { status } from "@grpc/grpc-js";
 import { expect } from "chai";
 import { Keys } from "../server/core/keys.js";
-import { createKeyRing } from "../server/store/key-ring.js";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
 import { type MemcachedProcess, startMemcachedPool } from "./helpers/memcached.js";
+import { readGeneration, sessionNodes } from "./helpers/pool-layout.js";
 import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 
 const namespace = "FrozenShare";
@@ -76,11 +76,9 @@ describe("the failure policy of a pool of three memcached nodes", function () {
       }
     }
     const servers = pool.map((m) => m.address);
-    const store = createMemcachedStore({ servers });
-    const copies = await store.getMany(store.replicaKeys(`sd1:${namespace}:gen`));
-    const generation = Buffer.from([...copies.values()][0]!.value).toString("latin1");
-    const ring = createKeyRing(servers);
-    const onDown = (id: string) => ring.serverFor(new Keys("sd1").session(namespace, generation, id)) === servers[2];
+    const generation = await readGeneration(servers, namespace);
+    const nodes = await sessionNodes(servers, namespace, ids);
+    const onDown = (id: string) => nodes.get(id) === servers[2];
     expect(ids.filter(onDown)).to.not.be.empty;
 
     await pool[2]!.stop();
@@ -107,7 +105,6 @@ describe("the failure policy of a pool of three memcached nodes", function () {
       }
     } finally {
       await pool[2]!.restart();
-      await store.close();
     }
     // Back, empty: its sessions read as absent (never stale), the others kept their writes.
     for (const sessionId of ids) {

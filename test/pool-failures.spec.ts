@@ -2,10 +2,10 @@
 // generation has a copy on every node, so no single node holds what the whole namespace needs.
 import { status } from "@grpc/grpc-js";
 import { expect } from "chai";
-import { Keys } from "../server/core/keys.js";
 import { createKeyRing } from "../server/store/key-ring.js";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
 import { type MemcachedProcess, startMemcachedPool } from "./helpers/memcached.js";
+import { readGeneration, sessionNodes } from "./helpers/pool-layout.js";
 import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 import { eventually } from "./helpers/wait.js";
 
@@ -27,31 +27,9 @@ describe("a pool of three memcached nodes that loses one", function () {
 
   /** fillSessions writes `count` sessions of `namespace` and says which node holds each. */
   async function fillSessions(namespace: string, count: number): Promise<Map<string, string>> {
-    const nodeOf = new Map<string, string>();
-    for (let i = 0; i < count; i++) {
-      await a.call("set", { namespace, sessionId: `user-${i}`, package: "p", data: { i } });
-    }
-    const generation = await readGeneration(namespace);
-    const ring = createKeyRing(servers);
-    const keys = new Keys("sd1");
-    for (let i = 0; i < count; i++) {
-      nodeOf.set(`user-${i}`, ring.serverFor(keys.session(namespace, generation, `user-${i}`)));
-    }
-    return nodeOf;
-  }
-
-  // readGeneration reads a copy of the generation straight from memcached, as an operator would.
-  async function readGeneration(namespace: string): Promise<string> {
-    const store = createMemcachedStore({ servers });
-    try {
-      for (const key of store.replicaKeys(`sd1:${namespace}:gen`)) {
-        const found = await store.get(key);
-        if (found) return Buffer.from(found.value).toString("latin1");
-      }
-      throw new Error("no copy of the generation found");
-    } finally {
-      await store.close();
-    }
+    const ids = Array.from({ length: count }, (_, i) => `user-${i}`);
+    for (const [i, sessionId] of ids.entries()) await a.call("set", { namespace, sessionId, package: "p", data: { i } });
+    return sessionNodes(servers, namespace, ids);
   }
 
   async function readAll(via: RunningSessiond, namespace: string, ids: Iterable<string>) {
@@ -65,7 +43,7 @@ describe("a pool of three memcached nodes that loses one", function () {
 
   it("keeps a copy of the namespace's generation on every node", async () => {
     await a.call("set", { namespace: "Copies", sessionId: "u", package: "p", data: { x: 1 } });
-    const generation = await readGeneration("Copies");
+    const generation = await readGeneration(servers, "Copies");
     const store = createMemcachedStore({ servers });
     try {
       const copies = store.replicaKeys("sd1:Copies:gen");

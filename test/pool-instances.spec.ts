@@ -1,11 +1,9 @@
 // Three sessiond processes over one pool of three memcached nodes: read-modify-write increments through
 // Transaction streams, spread over every instance, lose nothing while one node restarts in the middle.
 import { expect } from "chai";
-import { Keys } from "../server/core/keys.js";
-import { createKeyRing } from "../server/store/key-ring.js";
-import { createMemcachedStore } from "../server/store/memcached-store.js";
 import { type MemcachedProcess, startMemcachedPool } from "./helpers/memcached.js";
 import { connectSessionClient, type SessionClient, type SessiondProcess, startSessiondProcess } from "./helpers/ops-process.js";
+import { sessionNodes } from "./helpers/pool-layout.js";
 import { op } from "./helpers/sessiond.js";
 
 const namespace = "PoolCounters";
@@ -64,18 +62,7 @@ describe("three sessiond instances over a pool of three memcached nodes", functi
   }
 
   // nodeOf names the memcached node that holds each counter, from the generation's copies (as an operator would).
-  async function nodeOf(): Promise<Map<string, string>> {
-    const store = createMemcachedStore({ servers });
-    try {
-      const copies = await store.getMany(store.replicaKeys(`sd1:${namespace}:gen`));
-      const generation = Buffer.from([...copies.values()][0]!.value).toString("latin1");
-      const ring = createKeyRing(servers);
-      const keys = new Keys("sd1");
-      return new Map(counters.map((id) => [id, ring.serverFor(keys.session(namespace, generation, id))]));
-    } finally {
-      await store.close();
-    }
-  }
+  const nodeOf = () => sessionNodes(servers, namespace, counters);
 
   it("loses no increment on the healthy nodes while one node restarts, and none after it is back", async () => {
     await clients[0]!.call("createSession", { namespace }); // the namespace's generation exists

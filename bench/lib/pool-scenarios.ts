@@ -1,7 +1,5 @@
 import { createSessionClient, type SessionClient } from "../../client/index.js";
-import { Keys } from "../../server/core/keys.js";
-import { createKeyRing } from "../../server/store/key-ring.js";
-import { createMemcachedStore } from "../../server/store/memcached-store.js";
+import { sessionNodes } from "../../test/helpers/pool-layout.js";
 import { RssSampler, rssBytes } from "./proc-stats.js";
 import type { RunningProcess } from "./servers.js";
 
@@ -63,18 +61,7 @@ export async function listAll(sd: SessionClient, server: RunningProcess, namespa
 }
 
 /** nodesOf names, for each session id, the memcached node of a pool that holds it (as the ring does). */
-export async function nodesOf(servers: string[], namespace: string, ids: readonly string[]): Promise<Map<string, string>> {
-  const store = createMemcachedStore({ servers });
-  try {
-    const copies = await store.getMany(store.replicaKeys(`sd1:${namespace}:gen`));
-    const generation = Buffer.from([...copies.values()][0]!.value).toString("latin1");
-    const ring = createKeyRing(servers);
-    const keys = new Keys("sd1");
-    return new Map(ids.map((id) => [id, ring.serverFor(keys.session(namespace, generation, id))]));
-  } finally {
-    await store.close();
-  }
-}
+export const nodesOf = sessionNodes;
 
 /** fill creates `count` sessions with a little data and returns their ids. */
 export async function fill(sd: SessionClient, namespace: string, count: number, concurrency: number): Promise<string[]> {
