@@ -6,7 +6,7 @@ import { pino } from "pino";
 import { Keys } from "../server/core/keys.js";
 import { createSessionCore } from "../server/core/session-core.js";
 import { createKeyRing } from "../server/store/key-ring.js";
-import { type MemcachedProcess, startMemcached, startMemcachedPool } from "./helpers/memcached.js";
+import { dumpKeys, type MemcachedProcess, startMemcached, startMemcachedPool } from "./helpers/memcached.js";
 import { op, type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 
 const ns = "Revocation";
@@ -156,9 +156,41 @@ describe("revoking a principal's sessions", function () {
     expect(listed.sessions.map((s) => s.handle).sort()).to.deep.equal([...truth].sort());
     expect(truth.size).to.be.greaterThan(10);
 
-    await b.call("revokeSessions", { namespace: ns, principal });
+    // The count of a revocation of all comes from a counter kept next to the list: after all that, it
+    // still counts each live session once (rotations, re-binds and moves to kate included).
+    const { revokedCount } = await b.call("revokeSessions", { namespace: ns, principal });
+    expect(revokedCount).to.equal(truth.size);
     const after = await b.call("listPrincipalSessions", { namespace: ns, principal, pageSize: 1000 });
     expect(after.sessions).to.deep.equal([]);
+  });
+
+  it("counts each revoked session once, from the list itself when the counter was lost", async () => {
+    const namespace = "Counting";
+    const revokeAll = async (except: string[] = []) =>
+      (await a.call("revokeSessions", { namespace, principal: "nina", exceptHandles: except })).revokedCount;
+    const ids = await bound(a, "nina", 6, namespace);
+    const handleOf = async (sessionId: string) => (await a.call("describeSession", { namespace, sessionId })).session!.handle;
+    // Rotations (one a new login) keep the handle: still six sessions.
+    ids[0] = (await a.call("rotateSession", { namespace, sessionId: ids[0]!, principal: "nina" })).sessionId;
+    ids[0] = (await b.call("rotateSession", { namespace, sessionId: ids[0]!, principal: "" })).sessionId;
+    const kept = await handleOf(ids[0]!);
+    expect(
+      (await a.call("revokeSessions", { namespace, principal: "nina", handles: [await handleOf(ids[1]!)] })).revokedCount,
+    ).to.equal(1);
+    expect(await revokeAll([kept]), "all but the kept one, of five").to.equal(4);
+    expect(await revokeAll([kept]), "at once again: nothing left but the kept one").to.equal(0);
+
+    // The counter lost (its node restarted, say): the revocation counts the list instead.
+    await bound(a, "nina", 3, namespace);
+    const counters = (await dumpKeys(memcached.port)).filter((key) => key.startsWith(`sd1:${namespace}:`) && key.endsWith(":n"));
+    expect(counters).to.have.length(1);
+    expect(await a.store.delete(counters[0]!)).to.equal(true);
+    expect(await revokeAll(), "the kept one and three new ones").to.equal(4);
+    expect(await stillReadable(a, ids, namespace)).to.deep.equal([]);
+    // And counting starts again from there.
+    await bound(a, "nina", 2, namespace);
+    expect(await revokeAll()).to.equal(2);
+    expect(await revokeAll()).to.equal(0);
   });
 });
 

@@ -15,7 +15,8 @@ export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._-]{1,8}$/;
  * `...:<generation>:i:<period>:<shard>` (plus `.<segment>` past the first segment, see `AppendLog`).
  * Changing the generation (InvalidateAll) makes every key of the old one unreachable at once.
  * A principal appears only as a hash too: its not-before stamp is `<prefix>:<namespace>:p:<hash>:nb`
- * (outside the generation, replicated like it), its list of sessions `...:<generation>:p:<hash>:<n>`.
+ * (outside the generation, replicated like it), its list of sessions `...:<generation>:p:<hash>:<n>` and the
+ * count of handles in that list `...:<generation>:p:<hash>:n`.
  */
 export class Keys {
   constructor(private readonly prefix: string) {
@@ -52,6 +53,11 @@ export class Keys {
   /** principalList is the key of one shard of a principal's list of sessions. */
   principalList(namespace: string, generation: string, principal: string, shard: number): string {
     return `${this.prefix}:${namespace}:${generation}:p:${hashOf(principal)}:${shard}`;
+  }
+
+  /** principalCount is the key of the count of handles in a principal's list (a memcached counter). */
+  principalCount(namespace: string, generation: string, principal: string): string {
+    return `${this.prefix}:${namespace}:${generation}:p:${hashOf(principal)}:n`;
   }
 
   /** indexItem is the key of one item of a namespace's session index: one shard of one period. */

@@ -2,8 +2,9 @@ import type { Store } from "../store/store.js";
 import { invalidArgument } from "./errors.js";
 import type { Generations } from "./generations.js";
 import type { Keys } from "./keys.js";
-import { handlesIn, type ListEntry, type PrincipalList } from "./principal-list.js";
+import { handlesIn, identityOf, type ListEntry, type PrincipalList } from "./principal-list.js";
 import type { PrincipalStamps } from "./principal-stamps.js";
+import type { Logger } from "./session-index.js";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type SessionPage, type SessionSummary, summarize } from "./session-listing.js";
 import { bindingOf } from "./session-record.js";
 import type { SessionRepository } from "./session-repository.js";
@@ -18,6 +19,7 @@ export interface PrincipalParts {
   stamps: PrincipalStamps;
   now: () => number;
   casAttempts: number;
+  logger: Logger;
 }
 
 /**
@@ -74,8 +76,9 @@ export async function listPrincipalSessions(
  *   session is never older than the stamp, so it never reads as revoked, not even for a moment; were the
  *   stamp raised first, kept sessions would read absent until re-bound, and lost if the call failed between.
  *   A session bound after the revoke is newer than the stamp: not affected. The count is then the number of
- *   handles listed for the principal, less the kept ones (a session that just expired by itself may count),
- *   and the list is cleared of the revoked entries (compare-and-swap per shard, after the raise).
+ *   handles listed for the principal (its counter, see PrincipalList), less the kept ones (a session that
+ *   just expired by itself may count), and the list is cleared of the revoked entries (compare-and-swap
+ *   per shard, after the raise, in the background: reading the whole list is the one cost that grows).
  */
 export async function revokeSessions(
   parts: PrincipalParts,
@@ -99,22 +102,39 @@ export async function revokeSessions(
     await prune(parts, namespace, generation, principal, targets);
     return revoked.size;
   }
-  const snapshot = await parts.principals.snapshot(namespace, generation, principal);
-  // Every entry of the snapshot was appended, so bound, by now (a record is written before its entry): a
-  // stamp later than now revokes them all.
+  // The count first: the list's counter (one command), or, when it is absent, the list itself.
+  const counter = await parts.principals.count(namespace, generation, principal);
+  const counted = counter ?? (await countListed(parts, namespace, generation, principal));
+  // Every session counted was bound by now (a record is written before its entry): a stamp later than
+  // now revokes them all.
   const stampMs = parts.now() + 1;
   const kept = new Set<string>();
   if (keep.size > 0) {
-    for (const entry of await parts.principals.read(namespace, generation, principal)) {
-      if (keep.has(entry.handle) && (await rebind(parts, namespace, generation, principal, entry, stampMs))) {
+    for (const entry of await parts.principals.read(namespace, generation, principal, keep)) {
+      if (!kept.has(entry.handle) && (await rebind(parts, namespace, generation, principal, entry, stampMs))) {
         kept.add(entry.handle);
       }
     }
   }
   await parts.stamps.raise(namespace, principal, stampMs, parts.repository.settingsOf(namespace));
-  // Only after the raise: the listed sessions are revoked, so their entries can go (the kept ones stay).
-  await parts.principals.clear(namespace, snapshot, kept);
-  return handlesIn(snapshot).size - kept.size;
+  const revoked = Math.max(counted - kept.size, 0);
+  // Off the count: what this revocation counted. Were the count absent, one is made for the kept sessions.
+  if (counter === undefined) await parts.principals.discount(namespace, generation, principal, -kept.size);
+  else await parts.principals.discount(namespace, generation, principal, revoked);
+  // Only after the raise, and after the answer: the revoked sessions' entries go (the kept ones stay, and
+  // so do sessions bound after the stamp). The list costs reading whole; the caller does not wait for it.
+  parts.principals
+    .clear(namespace, generation, principal, stampMs, kept)
+    .catch((err) =>
+      parts.logger.warn({ err, namespace }, "principal list not cleared after a revocation; a later listing prunes it"),
+    );
+  return revoked;
+}
+
+// countListed counts the sessions of a principal's list that no earlier revocation of all revoked.
+async function countListed(parts: PrincipalParts, namespace: string, generation: string, principal: string) {
+  const stampMs = await parts.stamps.stampOf(namespace, principal, parts.repository.settingsOf(namespace));
+  return handlesIn(await parts.principals.snapshot(namespace, generation, principal), stampMs);
 }
 
 // deleteEntry deletes the live session of a list entry if it is still bound to the principal.
@@ -149,7 +169,7 @@ async function rebind(
 // prune removes dead entries from their shards, confirming each right before the compare-and-swap.
 async function prune(parts: PrincipalParts, namespace: string, generation: string, principal: string, dead: ListEntry[]) {
   const byShard = new Map<number, Set<string>>();
-  for (const e of dead) byShard.set(e.shard, (byShard.get(e.shard) ?? new Set()).add(`${e.handle} ${e.keyHash}`));
+  for (const e of dead) byShard.set(e.shard, (byShard.get(e.shard) ?? new Set()).add(identityOf(e)));
   for (const [shard, only] of byShard) {
     await parts.principals.prune(
       namespace,

@@ -97,9 +97,11 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
   const generations = new Generations(store, keys, opts.generationCacheMs, opts.now);
   const index = new SessionIndex(store, keys, opts.indexShards, log, opts.now);
   const stamps = new PrincipalStamps(store, keys, opts.stampCacheMs, opts.now);
-  const principals = new PrincipalList(store, keys, log);
+  const principals = new PrincipalList(store, keys, log, (ns, principal) =>
+    stamps.stampOf(ns, principal, repository.settingsOf(ns)),
+  );
   const repository = new SessionRepository(store, keys, generations, index, opts, stamps, principals);
-  const parts: PrincipalParts = { store, keys, generations, repository, principals, stamps, ...opts };
+  const parts: PrincipalParts = { store, keys, generations, repository, principals, stamps, logger: log, ...opts };
 
   /** Internal: runs a read-modify-write until its compare-and-swap goes through. */
   async function retrying(namespace: string, sessionId: string, change: (s: StoredSession) => Promise<boolean>) {
@@ -196,7 +198,8 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
         // A principal given is a login: bound now, whatever the binding was.
         const binding = principal === "" ? current : { principal, attributes: current.attributes, boundAtMs: opts.now() };
         const createdAtMs = record ? Number(record.createdAtMs) : opts.now();
-        if (!(await repository.write(target, packages, false, { handle, binding, createdAtMs }))) return false;
+        const listed = record !== undefined && record.principal === binding.principal && record.handle === handle;
+        if (!(await repository.write(target, packages, false, { handle, binding, createdAtMs, listed }))) return false;
         // Retire the old id by compare-and-swap: if it changed meanwhile, undo and move it again.
         if (await repository.remove(old)) return true;
         await store.delete(target.key);

@@ -17,6 +17,8 @@ export interface Identity {
   handle: string;
   createdAtMs: number;
   binding: Binding;
+  /** listed says the handle is in the binding principal's list already (a rotation that keeps the binding). */
+  listed: boolean;
 }
 
 /**
@@ -186,9 +188,16 @@ export class SessionRepository {
     if (written && this.index.due(session.settings, previousWriteMs, now)) {
       await this.index.add(session.namespace, session.generation, session.sessionId, session.settings);
     }
-    if (written && binding.principal !== "" && (kept?.principal !== binding.principal || kept.handle !== handle)) {
-      const entry = { handle, keyHash: this.keys.sessionHash(session.sessionId) };
-      await this.principals.add(session.namespace, session.generation, binding.principal, entry, (entries) =>
+    // A session newly bound, rotated to a new key or bound again at a new time is (re)appended to the list.
+    const listedAs = kept && { principal: kept.principal, handle: kept.handle, boundAtMs: Number(kept.boundAtMs) };
+    if (
+      written &&
+      binding.principal !== "" &&
+      (listedAs?.principal !== binding.principal || listedAs.handle !== handle || listedAs.boundAtMs !== binding.boundAtMs)
+    ) {
+      const entry = { handle, keyHash: this.keys.sessionHash(session.sessionId), boundAtMs: binding.boundAtMs };
+      const newHandle = identity.listed !== true && !(listedAs?.principal === binding.principal && listedAs.handle === handle);
+      await this.principals.add(session.namespace, session.generation, binding.principal, entry, newHandle, (entries) =>
         this.deadEntries(session.namespace, session.generation, binding.principal, entries),
       );
     }

@@ -4,7 +4,7 @@ import { createCircuitBreaker } from "./circuit-breaker.js";
 import { createGetBatcher } from "./get-batcher.js";
 import type { Store, Versioned } from "./store.js";
 import { StoreUnavailableError } from "./store.js";
-import { checkLifetimeSeconds, checkStoreKey, checkValue } from "./store-arguments.js";
+import { checkDelta, checkLifetimeSeconds, checkStoreKey, checkValue, counterBytes } from "./store-arguments.js";
 import type { StoreObserver } from "./store-observer.js";
 import { createWriteCoalescer } from "./write-coalescer.js";
 
@@ -178,6 +178,21 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
     async delete(key) {
       checkStoreKey(key);
       return (await send("delete", () => client.delete(key), ["NOT_FOUND"])) !== false;
+    },
+    async counter(key, delta, create) {
+      checkStoreKey(key);
+      checkDelta(delta);
+      const step = () =>
+        delta < 0
+          ? send("decr", () => client.decr(key, -delta), ["NOT_FOUND"])
+          : send("incr", () => client.incr(key, delta), ["NOT_FOUND"]);
+      let reply = await step();
+      if (reply === false && create) {
+        const initial = Math.max(delta, 0);
+        if ((await send("add", storage("add", key, counterBytes(initial), 0), ["NOT_STORED"])) !== false) return initial;
+        reply = await step(); // added meanwhile by another writer
+      }
+      return reply === false ? undefined : Number(reply);
     },
     replicaKeys: (key) => [key],
     async ping() {

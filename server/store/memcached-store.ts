@@ -133,6 +133,7 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     add: (key, value, lifetimeSeconds) => serverFor(key).add(key, value, lifetimeSeconds),
     set: (key, value, lifetimeSeconds) => serverFor(key).set(key, value, lifetimeSeconds),
     append: (key, value) => serverFor(key).append(key, value),
+    counter: (key, delta, create) => serverFor(key).counter(key, delta, create),
     touch: (key, lifetimeSeconds) => serverFor(key).touch(key, lifetimeSeconds),
     delete: (key) => serverFor(key).delete(key),
     replicaKeys,

@@ -1,6 +1,6 @@
 import type { Store, Versioned } from "./store.js";
 import { MAX_LIFETIME_SECONDS, StoreUnavailableError } from "./store.js";
-import { checkLifetimeSeconds, checkStoreKey, checkValue } from "./store-arguments.js";
+import { checkDelta, checkLifetimeSeconds, checkStoreKey, checkValue, counterBytes } from "./store-arguments.js";
 
 /** MemoryStoreOptions configures `createMemoryStore`; every field has a default. */
 export interface MemoryStoreOptions {
@@ -168,6 +168,22 @@ export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): Me
       const existed = live(key) !== undefined;
       items.delete(key);
       return existed;
+    },
+    async counter(key, delta, create) {
+      open(key);
+      checkDelta(delta);
+      const current = live(key);
+      if (current === undefined) {
+        if (!create) return undefined;
+        store(key, prepare(key, counterBytes(Math.max(delta, 0)), 0));
+        return Math.max(delta, 0);
+      }
+      const text = Buffer.from(current.value).toString("latin1");
+      // memcached refuses incr/decr on a value that is not a decimal number.
+      if (!/^\d{1,20}$/.test(text)) throw new Error(`memory store: ${key} does not hold a counter`);
+      const next = Math.max(Number(text) + delta, 0);
+      store(key, { value: counterBytes(next), version: 0, expiresAtMs: current.expiresAtMs });
+      return next;
     },
     // One process, one copy: nothing to spread.
     replicaKeys: (key) => [key],

@@ -159,6 +159,8 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
       return store.append(key, sealChunk(keys.current.sealing, key, value, 0));
     },
     touch: (key, lifetimeSeconds) => store.touch(key, lifetimeSeconds),
+    // Counters pass through as they are: memcached must read them, and they count, never name (see Store).
+    counter: (key, delta, create) => store.counter(key, delta, create),
     delete(key) {
       opened.delete(key);
       return store.delete(key);

@@ -40,3 +40,13 @@ export function checkValue(value: Uint8Array): void {
     throw new TypeError(`invalid store value: want a Uint8Array, got ${typeof value}`);
   }
 }
+
+/** checkDelta throws a RangeError unless `delta` is a safe integer, as memcached's incr/decr amount must be. */
+export function checkDelta(delta: number): void {
+  if (!Number.isSafeInteger(delta)) throw new RangeError(`invalid counter delta ${delta}: want a whole number`);
+}
+
+/** counterBytes is a counter's value as memcached keeps it: decimal digits. */
+export function counterBytes(value: number): Buffer {
+  return Buffer.from(String(value), "latin1");
+}

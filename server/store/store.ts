@@ -39,6 +39,13 @@ export interface Store {
   /** delete removes a key; false if it was absent. */
   delete(key: string): Promise<boolean>;
   /**
+   * counter adds `delta` to a counter (memcached's `incr`; a negative delta is `decr`, which stops at 0) and
+   * answers its new value; `counter(key, 0, false)` reads it. An absent counter answers undefined, or, with
+   * `create`, is added at max(delta, 0) with no expiry. A counter is a plain decimal number in memcached,
+   * never sealed (memcached must read it): it may count things, never name them.
+   */
+  counter(key: string, delta: number, create: boolean): Promise<number | undefined>;
+  /**
    * replicaKeys names the keys that hold the copies of a value kept on every node (see
    * `ReplicatedRegister`): one key per server of a pool, each chosen to land on its own server; on one
    * server (which may be a proxy in front of a pool), a few keys that the proxy spreads by their hash.

@@ -260,6 +260,23 @@ export function describeStoreConformance(name: string, makeStore: () => Store | 
       expect(await store.cas(key("log"), bytes("x"), before.version, 0)).to.equal(false);
     });
 
+    it("counts: an absent counter reads undefined until created, steps up and down, and stops at 0", async () => {
+      expect(await store.counter(key("c"), 0, false)).to.equal(undefined);
+      expect(await store.counter(key("c"), 1, false)).to.equal(undefined);
+      expect(await store.get(key("c"))).to.equal(undefined);
+      expect(await store.counter(key("c"), 1, true)).to.equal(1);
+      expect(await store.counter(key("c"), 2, true)).to.equal(3);
+      expect(await store.counter(key("c"), 0, false)).to.equal(3);
+      expect(await store.counter(key("c"), -2, false)).to.equal(1);
+      expect(await store.counter(key("c"), -5, false)).to.equal(0);
+      expect(await store.counter(key("c"), -1, true)).to.equal(0);
+      expect(await store.counter(key("d"), -3, true)).to.equal(0);
+      // Concurrent steps are atomic: none is lost.
+      await Promise.all(Array.from({ length: 20 }, () => store.counter(key("e"), 1, true)));
+      expect(await store.counter(key("e"), 0, false)).to.equal(20);
+      expect(await rejection(store.counter(key("e"), 1.5, false))).to.be.instanceOf(RangeError);
+    });
+
     it("rejects a value over the 1 MB item limit and stays usable", async () => {
       const err = await rejection(store.set(key("huge"), Buffer.alloc(2 * 1024 * 1024, 1), 0));
       expect(err).to.not.be.instanceOf(StoreUnavailableError);
