@@ -8,6 +8,7 @@ import { createSessionCore } from "../server/core/session-core.js";
 import { createKeyRing } from "../server/store/key-ring.js";
 import { dumpKeys, type MemcachedProcess, startMemcached, startMemcachedPool } from "./helpers/memcached.js";
 import { op, type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
+import { eventually } from "./helpers/wait.js";
 
 const ns = "Revocation";
 const ABORTED = 10;
@@ -191,6 +192,21 @@ describe("revoking a principal's sessions", function () {
     await bound(a, "nina", 2, namespace);
     expect(await revokeAll()).to.equal(2);
     expect(await revokeAll()).to.equal(0);
+
+    // After the answer, the list is cleared of what was revoked: its items end up empty, and a session
+    // bound afterwards is the one line left.
+    const listItems = async () => {
+      const keys = (await dumpKeys(memcached.port)).filter(
+        (key) => key.startsWith(`sd1:${namespace}:`) && /:p:[^:]+:\d+$/.test(key),
+      );
+      const found = await a.store.getMany(keys);
+      return [...found.values()].flatMap((item) => Buffer.from(item.value).toString("latin1").split("\n").filter(Boolean));
+    };
+    await eventually("the list is cleared", async () => expect(await listItems()).to.deep.equal([]));
+    const [last] = await bound(a, "nina", 1, namespace);
+    const lines = await listItems();
+    expect(lines).to.have.length(1);
+    expect(lines[0]!.split(" ")[0]).to.equal(await handleOf(last!));
   });
 });
 

@@ -152,7 +152,7 @@ export class PrincipalList {
   /**
    * clear takes out of each shard of the list the entries a not-before stamp at `stampMs` revoked (bound
    * before it), except those of the handles in `keep`, by compare-and-swap against the version it read: a
-   * shard appended to since is left as it is, for a later prune. After a revocation of all sessions, so
+   * shard appended to since is left as it is, for a later prune. Failures are logged, not thrown. After a revocation of all sessions, so
    * that the list does not carry them (the revocation took them off the count already).
    */
   async clear(
@@ -162,20 +162,19 @@ export class PrincipalList {
     stampMs: number,
     keep: ReadonlySet<string>,
   ): Promise<void> {
-    const snapshot = await this.snapshot(namespace, generation, principal);
-    await Promise.all(
-      snapshot.shards.map(async (item, shard) => {
-        if (item === undefined) return;
+    // One shard at a time: a long list is parsed in sixteen small steps, between other calls' work.
+    for (let shard = 0; shard < PRINCIPAL_LIST_SHARDS; shard++) {
+      const key = this.keys.principalList(namespace, generation, principal, shard);
+      try {
+        const item = await this.store.get(key);
+        if (item === undefined) continue;
         const entries = parseEntries(item.value, shard);
         const kept = entries.filter((e) => e.boundAtMs >= stampMs || keep.has(e.handle));
-        if (kept.length === entries.length) return;
-        try {
-          await this.store.cas(snapshot.keys[shard]!, linesOf(kept), item.version, 0);
-        } catch (err) {
-          this.logger.warn({ err, namespace, shard }, "principal list not cleared after a revocation; a later listing prunes it");
-        }
-      }),
-    );
+        if (kept.length < entries.length) await this.store.cas(key, linesOf(kept), item.version, 0);
+      } catch (err) {
+        this.logger.warn({ err, namespace, shard }, "principal list not cleared after a revocation; a later listing prunes it");
+      }
+    }
   }
 
   /**

@@ -121,13 +121,10 @@ export async function revokeSessions(
   // Off the count: what this revocation counted. Were the count absent, one is made for the kept sessions.
   if (counter === undefined) await parts.principals.discount(namespace, generation, principal, -kept.size);
   else await parts.principals.discount(namespace, generation, principal, revoked);
-  // Only after the raise, and after the answer: the revoked sessions' entries go (the kept ones stay, and
-  // so do sessions bound after the stamp). The list costs reading whole; the caller does not wait for it.
-  parts.principals
-    .clear(namespace, generation, principal, stampMs, kept)
-    .catch((err) =>
-      parts.logger.warn({ err, namespace }, "principal list not cleared after a revocation; a later listing prunes it"),
-    );
+  // Only after the raise, and after the answer is on its way: the revoked sessions' entries go (the kept
+  // ones stay, and so do sessions bound after the stamp). Reading the whole list is the one cost that grows
+  // with the count: the caller does not wait for it (clear logs its failures).
+  setImmediate(() => void parts.principals.clear(namespace, generation, principal, stampMs, kept));
   return revoked;
 }
 
