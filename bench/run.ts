@@ -16,7 +16,7 @@ import { parseOptions, USAGE } from "./lib/options.js";
 import { formatTable, medianPoints, ratios } from "./lib/report.js";
 import type { PointResult } from "./lib/row-runner.js";
 import { runRow } from "./lib/row-runner.js";
-import { selectRows } from "./lib/rows.js";
+import { runOrder, selectRows } from "./lib/rows.js";
 import { startMemcached } from "./lib/servers.js";
 
 /** machine describes where the numbers were measured. */
@@ -52,7 +52,7 @@ async function benchmark(options: BenchOptions): Promise<void> {
   try {
     for (let run = 0; run < options.runs; run++) {
       const points: PointResult[] = [];
-      for (const row of rows) {
+      for (const row of runOrder(rows, run)) {
         for (const point of await runRow(row, memcached, options, run)) {
           progress(`run ${run + 1} ${row.label} c${point.concurrency}: ${describe(point)}`);
           points.push(point);

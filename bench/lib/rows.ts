@@ -269,3 +269,23 @@ export function selectRows(only: readonly string[]): RowSpec[] {
     throw new Error(`unknown row(s) ${unknown.join(", ")}; rows: ${ROWS.map((r) => r.id).join(", ")}, memory`);
   return ROWS.filter((row) => only.includes(row.id) || only.includes(row.label));
 }
+
+/**
+ * runOrder is the order in which run number `run` measures `rows`: each row followed at once by the rows
+ * compared with it (a sessiond row after its ceiling, its sealed, metrics and tracing variants and its peer
+ * after it),
+ * so that the points of a ratio are measured next to each other, not minutes apart on a shared machine;
+ * odd runs go the other way, so that a drift over the run falls on both sides of a ratio's median.
+ */
+export function runOrder(rows: readonly RowSpec[], run: number): RowSpec[] {
+  const ordered: RowSpec[] = [];
+  const place = (row: RowSpec): void => {
+    if (ordered.includes(row)) return;
+    ordered.push(row);
+    for (const variant of rows) if (variant.ceiling === row.id) place(variant);
+    const peer = rows.find((other) => other.id === row.peer);
+    if (peer !== undefined) place(peer);
+  };
+  for (const row of rows) place(row);
+  return run % 2 === 0 ? ordered : ordered.reverse();
+}

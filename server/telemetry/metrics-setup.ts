@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { AggregatorRegistry, Registry } from "prom-client";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { CommandDone, StoreObserver } from "../store/store-observer.js";
+import type { CounterChild, HistogramChild } from "./fast-metrics.js";
 import { createMetrics, initializeMethods, type SessiondMetrics } from "./metrics.js";
 import { createMetricsInterceptor } from "./metrics-interceptor.js";
 import { type MetricsServer, serveMetrics } from "./metrics-server.js";
@@ -56,8 +57,9 @@ export function serveClusterMetrics(address: string, logger: Logger): Promise<Me
  * Labels are the configured server addresses and memcached's command words: a bounded set.
  */
 export function createStoreMetrics(metrics: SessiondMetrics): StoreObserver {
-  // prom-client's children by (server, command), made once: a labelled call would hash the labels each time.
-  const timers = new Map<string, ReturnType<typeof metrics.storeSeconds.labels>>();
+  // The series of each (server, command), made once (see fast-metrics.ts).
+  const timers = new Map<string, HistogramChild>();
+  const errors = new Map<string, CounterChild>();
   return {
     command(server, command): CommandDone {
       const started = performance.now();
@@ -65,11 +67,18 @@ export function createStoreMetrics(metrics: SessiondMetrics): StoreObserver {
         const key = `${server} ${command}`;
         let timer = timers.get(key);
         if (timer === undefined) {
-          timer = metrics.storeSeconds.labels({ server, command });
+          timer = metrics.storeSeconds.child({ server, command });
           timers.set(key, timer);
         }
         timer.observe((performance.now() - started) / 1000);
-        if (failure !== undefined) metrics.storeErrors.inc({ server });
+        if (failure !== undefined) {
+          let counted = errors.get(server);
+          if (counted === undefined) {
+            counted = metrics.storeErrors.child({ server });
+            errors.set(server, counted);
+          }
+          counted.inc();
+        }
       };
     },
   };

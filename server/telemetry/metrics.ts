@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, type Registry } from "prom-client";
 import { CODE_NAMES } from "./call-labels.js";
+import { FastCounter, FastHistogram } from "./fast-metrics.js";
 
 /**
  * RPC_BUCKETS are the upper bounds, in seconds, of `grpc_server_handling_seconds`: from 0.5 ms (a Get served
@@ -16,33 +17,36 @@ export const STORE_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0
 
 /** GRPC_LABELS are go-grpc-prometheus's labels of every grpc_server_* metric. */
 export const GRPC_LABELS = ["grpc_type", "grpc_service", "grpc_method"] as const;
+type GrpcLabel = (typeof GRPC_LABELS)[number];
 
 /** CommitResult is the `result` label of `sessiond_commits_total`. */
 export type CommitResult = "ok" | "conflict" | "error";
 
 /**
  * SessiondMetrics are the Prometheus metrics of one sessiond process, registered in one prom-client
- * Registry (never the global one, so several sessionds can live in one process, as in the tests). Names and
+ * Registry (never the global one, so several sessionds can live in one process, as in the tests). Those
+ * on the path of every call are FastCounter and FastHistogram (see fast-metrics.ts): series made once,
+ * then one addition per event. Names and
  * labels are go-grpc-prometheus's, so existing gRPC dashboards and alerts work unchanged.
  */
 export interface SessiondMetrics {
   readonly registry: Registry;
   /** started counts calls begun: grpc_server_started_total{grpc_type,grpc_service,grpc_method}. */
-  readonly started: Counter<(typeof GRPC_LABELS)[number]>;
+  readonly started: FastCounter<GrpcLabel>;
   /** handled counts calls ended, with their status: grpc_server_handled_total{...,grpc_code}. */
-  readonly handled: Counter<(typeof GRPC_LABELS)[number] | "grpc_code">;
+  readonly handled: FastCounter<GrpcLabel | "grpc_code">;
   /** handling is the time from start to status, in seconds: grpc_server_handling_seconds. */
-  readonly handling: Histogram<(typeof GRPC_LABELS)[number]>;
+  readonly handling: FastHistogram<GrpcLabel>;
   /** received counts request messages (a Transaction stream's ops): grpc_server_msg_received_total. */
-  readonly received: Counter<(typeof GRPC_LABELS)[number]>;
+  readonly received: FastCounter<GrpcLabel>;
   /** sent counts response messages: grpc_server_msg_sent_total. */
-  readonly sent: Counter<(typeof GRPC_LABELS)[number]>;
+  readonly sent: FastCounter<GrpcLabel>;
   /** commits counts transaction commits by result: sessiond_commits_total{result}. */
-  readonly commits: Counter<"result">;
+  readonly commits: FastCounter<"result">;
   /** storeSeconds is each memcached command's latency: sessiond_store_command_seconds{server,command}. */
-  readonly storeSeconds: Histogram<"server" | "command">;
+  readonly storeSeconds: FastHistogram<"server" | "command">;
   /** storeErrors counts memcached commands that failed (not refusals): sessiond_store_errors_total{server}. */
-  readonly storeErrors: Counter<"server">;
+  readonly storeErrors: FastCounter<"server">;
   /** watchOpenTransactions makes sessiond_open_transactions read `count()` at every scrape. */
   watchOpenTransactions(count: () => number): void;
 }
@@ -64,60 +68,55 @@ export function createMetrics(registry: Registry): SessiondMetrics {
       this.set(openTransactions());
     },
   });
-  const commits = new Counter({
-    name: "sessiond_commits_total",
-    help: "Transaction commits by result: ok, conflict (ABORTED: another writer committed first) or error.",
-    labelNames: ["result"],
-    registers,
-  });
-  for (const result of ["ok", "conflict", "error"] satisfies CommitResult[]) commits.inc({ result }, 0);
+  const commits = new FastCounter(
+    "sessiond_commits_total",
+    "Transaction commits by result: ok, conflict (ABORTED: another writer committed first) or error.",
+    ["result"],
+    registry,
+  );
+  for (const result of ["ok", "conflict", "error"] satisfies CommitResult[]) commits.child({ result });
   return {
     registry,
-    started: new Counter({
-      name: "grpc_server_started_total",
-      help: "Total number of RPCs started on the server.",
-      labelNames: GRPC_LABELS,
-      registers,
-    }),
-    handled: new Counter({
-      name: "grpc_server_handled_total",
-      help: "Total number of RPCs completed on the server, regardless of success or failure.",
-      labelNames: [...GRPC_LABELS, "grpc_code"],
-      registers,
-    }),
-    handling: new Histogram({
-      name: "grpc_server_handling_seconds",
-      help: "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
-      labelNames: GRPC_LABELS,
-      buckets: RPC_BUCKETS,
-      registers,
-    }),
-    received: new Counter({
-      name: "grpc_server_msg_received_total",
-      help: "Total number of RPC stream messages received on the server.",
-      labelNames: GRPC_LABELS,
-      registers,
-    }),
-    sent: new Counter({
-      name: "grpc_server_msg_sent_total",
-      help: "Total number of gRPC stream messages sent by the server.",
-      labelNames: GRPC_LABELS,
-      registers,
-    }),
+    started: new FastCounter("grpc_server_started_total", "Total number of RPCs started on the server.", GRPC_LABELS, registry),
+    handled: new FastCounter(
+      "grpc_server_handled_total",
+      "Total number of RPCs completed on the server, regardless of success or failure.",
+      [...GRPC_LABELS, "grpc_code"],
+      registry,
+    ),
+    handling: new FastHistogram(
+      "grpc_server_handling_seconds",
+      "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+      GRPC_LABELS,
+      RPC_BUCKETS,
+      registry,
+    ),
+    received: new FastCounter(
+      "grpc_server_msg_received_total",
+      "Total number of RPC stream messages received on the server.",
+      GRPC_LABELS,
+      registry,
+    ),
+    sent: new FastCounter(
+      "grpc_server_msg_sent_total",
+      "Total number of gRPC stream messages sent by the server.",
+      GRPC_LABELS,
+      registry,
+    ),
     commits,
-    storeSeconds: new Histogram({
-      name: "sessiond_store_command_seconds",
-      help: "Latency of memcached commands (seconds), by server and command.",
-      labelNames: ["server", "command"],
-      buckets: STORE_BUCKETS,
-      registers,
-    }),
-    storeErrors: new Counter({
-      name: "sessiond_store_errors_total",
-      help: "memcached commands that failed (unreachable, timed out, refused with an error), by server.",
-      labelNames: ["server"],
-      registers,
-    }),
+    storeSeconds: new FastHistogram(
+      "sessiond_store_command_seconds",
+      "Latency of memcached commands (seconds), by server and command.",
+      ["server", "command"],
+      STORE_BUCKETS,
+      registry,
+    ),
+    storeErrors: new FastCounter(
+      "sessiond_store_errors_total",
+      "memcached commands that failed (unreachable, timed out, refused with an error), by server.",
+      ["server"],
+      registry,
+    ),
     watchOpenTransactions(count) {
       openTransactions = count;
     },
@@ -141,10 +140,10 @@ export function initializeMethods(metrics: SessiondMetrics, service: DescService
       grpc_service: service.typeName,
       grpc_method: method.name,
     };
-    metrics.started.inc(labels, 0);
-    metrics.received.inc(labels, 0);
-    metrics.sent.inc(labels, 0);
-    metrics.handling.zero(labels);
-    for (const grpc_code of CODE_NAMES) metrics.handled.inc({ ...labels, grpc_code }, 0);
+    metrics.started.child(labels);
+    metrics.received.child(labels);
+    metrics.sent.child(labels);
+    metrics.handling.child(labels);
+    for (const grpc_code of CODE_NAMES) metrics.handled.child({ ...labels, grpc_code });
   }
 }
