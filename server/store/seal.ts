@@ -46,7 +46,9 @@ export function sealChunk(key: DataKey, storeKey: string, plaintext: Uint8Array,
   const nonce = nextNonce();
   nonce.copy(out, headerBytes);
   const cipher = createCipheriv("aes-256-gcm", key.secret, nonce);
-  cipher.setAAD(Buffer.concat([out.subarray(0, headerBytes), Buffer.from(storeKey, "latin1")]));
+  // The associated data is the header then the memcached key: GCM reads AAD given in parts as one.
+  cipher.setAAD(out.subarray(0, headerBytes));
+  cipher.setAAD(Buffer.from(storeKey, "latin1"));
   const ciphertext = cipher.update(plaintext);
   cipher.final();
   ciphertext.copy(out, headerBytes + NONCE_BYTES);

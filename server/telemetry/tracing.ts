@@ -1,6 +1,7 @@
 // Loaded only by `import()` from telemetry.ts when an OTLP endpoint is set: without one, no OpenTelemetry
 // module is ever loaded and the default start pays nothing for tracing.
 import {
+  type Attributes,
   context,
   DiagLogLevel,
   diag,
@@ -64,26 +65,33 @@ export function startTracing(tracesUrl: string, logger: Logger): Tracing {
   });
   const tracer = provider.getTracer("sessiond");
 
+  // The attributes of each server's command spans, made once per (server, command, keys).
+  const attributesOf = new Map<string, Attributes>();
+  const commandAttributes = (server: string, command: string, keys: number): Attributes => {
+    const cacheKey = `${server} ${command} ${keys}`;
+    let attributes = attributesOf.get(cacheKey);
+    if (attributes === undefined) {
+      attributes = {
+        "db.system": "memcached",
+        "db.system.name": "memcached",
+        "db.operation.name": command,
+        "server.address": server.slice(0, server.lastIndexOf(":")).replace(/^\[|\]$/g, ""),
+        "server.port": Number(server.slice(server.lastIndexOf(":") + 1)),
+        "sessiond.store.keys": keys,
+        ...(keys > 1 ? { "db.operation.batch.size": keys } : {}),
+      };
+      if (attributesOf.size < 10_000) attributesOf.set(cacheKey, attributes);
+    }
+    return attributes;
+  };
   const storeSpans: StoreObserver = {
     command(server, command, keys) {
       const parent = context.active();
       // Commands outside any call (the health ping) would each be a trace of their own: not worth exporting.
       if (trace.getSpan(parent) === undefined) return () => undefined;
-      const port = Number(server.slice(server.lastIndexOf(":") + 1));
       const span: Span = tracer.startSpan(
         `memcached ${command}`,
-        {
-          kind: SpanKind.CLIENT,
-          attributes: {
-            "db.system": "memcached",
-            "db.system.name": "memcached",
-            "db.operation.name": command,
-            "server.address": server.slice(0, server.lastIndexOf(":")).replace(/^\[|\]$/g, ""),
-            "server.port": port,
-            "sessiond.store.keys": keys,
-            ...(keys > 1 ? { "db.operation.batch.size": keys } : {}),
-          },
-        },
+        { kind: SpanKind.CLIENT, attributes: commandAttributes(server, command, keys) },
         parent,
       );
       return (failure) => {
