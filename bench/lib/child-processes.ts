@@ -1,6 +1,7 @@
 import type { ChildProcess, StdioOptions } from "node:child_process";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { connect, createServer } from "node:net";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** BENCH_ROOT is the repository root: child scripts and `tsx` resolve from here. */
@@ -11,7 +12,7 @@ let hooksInstalled = false;
 let cpuProfileDir: string | undefined;
 
 /**
- * profileChildren makes every Node process started by `spawnTsx` from now on (servers and load
+ * profileChildren makes every Node process started by `spawnScript` from now on (servers and load
  * generators) run under `--cpu-prof`, writing `.cpuprofile` files into `dir` when it exits.
  */
 export function profileChildren(dir: string): void {
@@ -37,17 +38,37 @@ export function spawnTracked(
 }
 
 /**
- * spawnTsx starts a TypeScript file as its own Node process (`node --import tsx file ...args`), with the
- * given extra Node flags (e.g. `--cpu-prof`). The process id is the script's own, not a wrapper's.
+ * spawnScript starts one of the repository's TypeScript files (a server, a load worker) as its own Node
+ * process, with the given extra Node flags (e.g. `--cpu-prof`); the process id is the script's own. It runs
+ * the file as `npm start` runs sessiond: compiled by tsc (into `.bench-build/`, once per bench process),
+ * not through tsx's loader, whose esbuild transform keeps function names by a call on every closure made,
+ * a cost production never pays. `BENCH_SOURCE=1` runs the sources through tsx instead.
  */
-export function spawnTsx(
+export function spawnScript(
   file: string,
   args: readonly string[],
   options: { ipc?: boolean; nodeFlags?: readonly string[]; stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {},
 ): ChildProcess {
   const profile = cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfileDir] : [];
-  const flags = [...profile, ...(options.nodeFlags ?? []), "--import", "tsx", file, ...args];
-  return spawnTracked(process.execPath, flags, options);
+  const run = process.env.BENCH_SOURCE ? ["--import", "tsx", file] : [compiled(file)];
+  return spawnTracked(process.execPath, [...profile, ...(options.nodeFlags ?? []), ...run, ...args], options);
+}
+
+// Internal: where the bench compiles the repository, and whether this process has done it yet.
+const BUILD_DIR = ".bench-build";
+let built = false;
+
+// compiled answers the compiled path of a repository file, compiling the repository the first time.
+function compiled(file: string): string {
+  if (!built) {
+    execFileSync(
+      join(BENCH_ROOT, "node_modules/.bin/tsc"),
+      ["-p", "tsconfig.json", "--outDir", BUILD_DIR, "--declaration", "false", "--sourceMap", "false"],
+      { cwd: BENCH_ROOT, stdio: "inherit" },
+    );
+    built = true;
+  }
+  return join(BUILD_DIR, file.replace(/\.ts$/, ".js"));
 }
 
 /**

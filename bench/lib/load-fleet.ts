@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import type { FromWorker, LoadResult, ToWorker } from "../load/load-worker.js";
-import { spawnTsx, stopChild } from "./child-processes.js";
+import { spawnScript, stopChild } from "./child-processes.js";
 import { LatencyHistogram } from "./histogram.js";
 import type { LoadConfig } from "./workload.js";
 
@@ -29,7 +29,7 @@ export class LoadFleet {
 
   /** spawn starts one load process per config; call `ready()` next. */
   constructor(private readonly configs: readonly LoadConfig[]) {
-    this.workers = configs.map(() => spawnTsx("bench/load/load-worker.ts", [], { ipc: true }));
+    this.workers = configs.map(() => spawnScript("bench/load/load-worker.ts", [], { ipc: true }));
   }
 
   /** pids are the load processes' ids, for CPU measurement. */

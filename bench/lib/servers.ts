@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BENCH_ROOT, freePort, spawnTracked, spawnTsx, stopChild, waitForPort } from "./child-processes.js";
+import { BENCH_ROOT, freePort, spawnScript, spawnTracked, stopChild, waitForPort } from "./child-processes.js";
 import { startOtlpSink } from "./otlp-sink.js";
 import type { ServerKind } from "./workload.js";
 
@@ -71,7 +71,7 @@ export interface ServerOptions {
 /**
  * startServer starts one server under test as its own process on a free loopback port, pointed at
  * `memcached`, and resolves once a TCP connect to its port succeeds. Output goes to a log file in the
- * temp directory (sessiond logs JSON lines with pino); a sealed row's key file goes beside it. sessiond runs as `node --import tsx server/main.ts
+ * temp directory (sessiond logs JSON lines with pino); a sealed row's key file goes beside it. sessiond runs as `node .bench-build/server/main.js
  * serve --listen ... --memcached ...` (not through npx, so that its pid is the server's own).
  */
 export async function startServer(kind: ServerKind, memcached: string, options: ServerOptions): Promise<RunningProcess> {
@@ -101,10 +101,10 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
       writeFileSync(keyFile, `bench:${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
       args.push("--data-keys", keyFile);
     }
-    child = spawnTsx(SESSIOND_MAIN, args, { stdio: [...stdio], env });
+    child = spawnScript(SESSIOND_MAIN, args, { stdio: [...stdio], env });
   } else if (kind === "express-session") {
     // The bench's own servers get an IPC channel: they exit when it closes, even if the bench was killed.
-    child = spawnTsx("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], {
+    child = spawnScript("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], {
       stdio: [...stdio, "ipc"],
     });
   } else {
@@ -118,7 +118,7 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
       "--memcached-connections",
       String(CEILING_MEMCACHED_CONNECTIONS),
     ];
-    child = spawnTsx("bench/servers/ceiling-server.ts", args, { stdio: [...stdio, "ipc"] });
+    child = spawnScript("bench/servers/ceiling-server.ts", args, { stdio: [...stdio, "ipc"] });
   }
   try {
     await waitForPort(port, child, 60_000);

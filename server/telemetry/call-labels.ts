@@ -51,7 +51,8 @@ export type CallLabeler = (
 export function createCallLabeler(maxPaths = 256): CallLabeler {
   const cache = new Map<string, CallLabels>();
   return (method) => {
-    const key = `${method.requestStream ? 1 : 0}${method.responseStream ? 1 : 0}${method.path}`;
+    // By path alone: grpc-js serves one handler, of one kind, per path.
+    const key = method.path;
     let labels = cache.get(key);
     if (labels === undefined) {
       const match = /^\/([A-Za-z0-9_.]+)\/([A-Za-z0-9_]+)$/.exec(method.path);

@@ -50,6 +50,30 @@ export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterc
       counted.handling.observe((performance.now() - started) / 1000);
     };
 
+    const onCancel = (): void => {
+      const deadline = call.getDeadline();
+      const passed = deadline !== Infinity && Number(deadline) <= Date.now();
+      end(passed ? status.DEADLINE_EXCEEDED : status.CANCELLED);
+    };
+
+    // A unary call has one request and, when it succeeds, one response: counted as go-grpc-prometheus's
+    // unary interceptor counts them (the request at the start, the response with an OK status), with no
+    // hook on each message.
+    if (!method.requestStream && !method.responseStream) {
+      counted.received.inc();
+      return new ServerInterceptingCall(call, {
+        start(next) {
+          next({ onCancel });
+        },
+        sendStatus(s, next) {
+          const code = s.code ?? status.UNKNOWN;
+          if (code === status.OK && !ended) counted.sent.inc();
+          end(code);
+          next(s);
+        },
+      });
+    }
+
     return new ServerInterceptingCall(call, {
       start(next) {
         next({
@@ -58,11 +82,7 @@ export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterc
             ops?.request(message);
             nextMessage(message);
           },
-          onCancel() {
-            const deadline = call.getDeadline();
-            const passed = deadline !== Infinity && Number(deadline) <= Date.now();
-            end(passed ? status.DEADLINE_EXCEEDED : status.CANCELLED);
-          },
+          onCancel,
         });
       },
       sendMessage(message, next) {
