@@ -145,6 +145,7 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
       healthIntervalMs: config.healthIntervalSeconds * 1000,
       reflection: config.reflection,
       interceptors: telemetry?.interceptors ?? [],
+      transactionObserver: telemetry?.transactionObserver,
     },
     { access, ...(tls === undefined ? {} : { credentials: tls.credentials }) },
   );

@@ -9,7 +9,7 @@ import { guardHandlers, type OpGuard } from "./access-guard.js";
 import { createHealthMonitor, type HealthMonitor } from "./health.js";
 import { addReflection } from "./reflection.js";
 import { StreamRegistry } from "./stream-registry.js";
-import { TransactionStream } from "./transaction-stream.js";
+import { type TransactionObserver, TransactionStream } from "./transaction-stream.js";
 import { createUnaryHandlers } from "./unary-handlers.js";
 
 /** SessionServerOptions configure the gRPC side of sessiond; each default lives in `defaultSessionServerOptions`. */
@@ -30,6 +30,8 @@ export interface SessionServerOptions {
   interceptors: ServerInterceptor[];
   /** reflection serves gRPC server reflection v1 and v1alpha. Default true. */
   reflection: boolean;
+  /** transactionObserver hears of every Transaction stream's messages (metrics). Default none. */
+  transactionObserver: TransactionObserver | undefined;
 }
 
 /** ServerSecurity is how a SessionServer is reached and who may do what; each part defaults to open. */
@@ -53,6 +55,7 @@ export const defaultSessionServerOptions: SessionServerOptions = {
   healthIntervalMs: 2000, // ms
   interceptors: [], // none
   reflection: true, // serve reflection
+  transactionObserver: undefined, // none
 };
 
 /** SessionServer is a running-or-ready sessiond gRPC server. */
@@ -97,7 +100,7 @@ export function createSessionServer(
   const handlers = {
     ...createUnaryHandlers(core, logger),
     transaction: (call: ConstructorParameters<typeof TransactionStream>[0], guard?: OpGuard) => {
-      new TransactionStream(call, core, registry, logger, guard);
+      new TransactionStream(call, core, registry, logger, guard, opts.transactionObserver);
     },
   };
   server.addService(createServiceDefinition(SessionService), guardHandlers(handlers, security.access ?? openAccess(logger)));

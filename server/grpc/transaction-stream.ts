@@ -14,6 +14,16 @@ import { type ErrorStatus, toErrorStatus, toServiceError } from "./status.js";
 import type { StreamRegistry } from "./stream-registry.js";
 
 type Call = ServerDuplexStream<TransactionRequest, TransactionResponse>;
+
+/**
+ * TransactionObserver hears of a Transaction stream's messages (metrics): each request as it is received,
+ * each response as it is sent, with the op it answers and its code (0, or the op's error code). It is told
+ * here, where ops and their answers are known, rather than by a hook on every message of the call.
+ */
+export interface TransactionObserver {
+  received(): void;
+  answered(op: string, code: number): void;
+}
 type Result = TransactionResponse["result"];
 
 // Internal: requests a client may pipeline before the stream stops reading (backpressure).
@@ -48,9 +58,11 @@ export class TransactionStream {
     private readonly registry: StreamRegistry,
     private readonly logger: Logger,
     private readonly guard?: OpGuard,
+    private readonly observer?: TransactionObserver,
   ) {
     registry.add(this);
     call.on("data", (req: TransactionRequest) => {
+      observer?.received();
       this.queue.push(req);
       if (this.queue.length >= HIGH_WATER) call.pause();
       void this.pump();
@@ -78,6 +90,7 @@ export class TransactionStream {
       const response = await this.run(req);
       if (this.finished) break;
       this.call.write(response);
+      this.observer?.answered(req.op.case ?? "none", response.error?.code ?? 0);
       if (this.queue.length === HIGH_WATER / 2) this.call.resume();
     }
     this.running = false;

@@ -1,13 +1,15 @@
 import { ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
+import type { TransactionObserver } from "../grpc/transaction-stream.js";
 import { type CallLabels, codeName, createCallLabeler } from "./call-labels.js";
 import type { SessiondMetrics } from "./metrics.js";
-import { commitResult, OpPairing } from "./transaction-ops.js";
+import { commitResult, TRANSACTION_PATH } from "./transaction-ops.js";
 
 /**
  * createMetricsInterceptor is a grpc-js server interceptor that keeps go-grpc-prometheus's metrics for every
  * call of the server (SessionService, Health, reflection): started and handled (by `grpc_code`) calls, the
- * handling time, and the messages received and sent (on a Transaction stream, one per op). On Transaction
- * streams it also pairs each response with its op and counts commits by result (`sessiond_commits_total`).
+ * handling time, and the messages received and sent. A Transaction stream's messages (one per op) and its
+ * commits by result (`sessiond_commits_total`) are counted by the stream itself, told through
+ * `createTransactionMetrics`: the interceptor hooks no message of it, nor of a unary call.
  * - A call ends once: at the status it sends, or when it is cancelled first (counted `Canceled`, or
  *   `DeadlineExceeded` when its deadline had passed), as a stream whose client went away is.
  * - Put it first in the server's `interceptors`, so calls refused by later interceptors are counted too.
@@ -33,7 +35,6 @@ export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterc
   return (method, call) => {
     const labels = callLabels(method);
     const counted = childrenOf(labels);
-    const ops = OpPairing.forPath(method.path);
     const started = performance.now();
     let ended = false;
     counted.started.inc();
@@ -57,17 +58,19 @@ export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterc
     };
 
     // A unary call has one request and, when it succeeds, one response: counted as go-grpc-prometheus's
-    // unary interceptor counts them (the request at the start, the response with an OK status), with no
-    // hook on each message.
-    if (!method.requestStream && !method.responseStream) {
-      counted.received.inc();
+    // unary interceptor counts them (the request at the start, the response with an OK status). A
+    // Transaction stream's messages are counted by the stream itself (createTransactionMetrics). Neither
+    // needs a hook on each message.
+    const unary = !method.requestStream && !method.responseStream;
+    if (unary || method.path === TRANSACTION_PATH) {
+      if (unary) counted.received.inc();
       return new ServerInterceptingCall(call, {
         start(next) {
           next({ onCancel });
         },
         sendStatus(s, next) {
           const code = s.code ?? status.UNKNOWN;
-          if (code === status.OK && !ended) counted.sent.inc();
+          if (unary && code === status.OK && !ended) counted.sent.inc();
           end(code);
           next(s);
         },
@@ -79,7 +82,6 @@ export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterc
         next({
           onReceiveMessage(message, nextMessage) {
             counted.received.inc();
-            ops?.request(message);
             nextMessage(message);
           },
           onCancel,
@@ -87,10 +89,6 @@ export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterc
       },
       sendMessage(message, next) {
         counted.sent.inc();
-        if (ops !== undefined) {
-          const answered = ops.response(message);
-          if (answered.op === "commit") metrics.commits.inc({ result: commitResult(answered.code) });
-        }
         next(message);
       },
       sendStatus(s, next) {
@@ -108,4 +106,25 @@ interface MethodMetrics {
   handling: { observe(value: number): void };
   received: { inc(): void };
   sent: { inc(): void };
+}
+
+/**
+ * createTransactionMetrics is the TransactionObserver that counts a Transaction stream's ops as its messages
+ * (grpc_server_msg_received_total and _sent_total of the Transaction method) and its commits by result
+ * (sessiond_commits_total), told by the stream itself.
+ */
+export function createTransactionMetrics(metrics: SessiondMetrics): TransactionObserver {
+  const labels = { grpc_type: "bidi_stream", grpc_service: "sessiond.v1.SessionService", grpc_method: "Transaction" } as const;
+  const received = metrics.received.child(labels);
+  const sent = metrics.sent.child(labels);
+  const commits = new Map(
+    (["ok", "conflict", "error"] as const).map((result) => [result, metrics.commits.child({ result })] as const),
+  );
+  return {
+    received: () => received.inc(),
+    answered(op, code) {
+      sent.inc();
+      if (op === "commit") commits.get(commitResult(code))!.inc();
+    },
+  };
 }

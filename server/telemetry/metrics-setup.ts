@@ -6,7 +6,7 @@ import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { CommandDone, StoreObserver } from "../store/store-observer.js";
 import type { CounterChild, HistogramChild } from "./fast-metrics.js";
 import { createMetrics, initializeMethods, type SessiondMetrics } from "./metrics.js";
-import { createMetricsInterceptor } from "./metrics-interceptor.js";
+import { createMetricsInterceptor, createTransactionMetrics } from "./metrics-interceptor.js";
 import { type MetricsServer, serveMetrics } from "./metrics-server.js";
 import type { MetricsHooks } from "./telemetry.js";
 
@@ -29,6 +29,7 @@ export function setUpMetrics(address: string, clusterWorker: boolean, logger: Lo
   return {
     interceptor: createMetricsInterceptor(metrics),
     storeObserver: createStoreMetrics(metrics),
+    transactionObserver: createTransactionMetrics(metrics),
     watchOpenTransactions: (count) => metrics.watchOpenTransactions(count),
     async start() {
       if (clusterWorker) return undefined;

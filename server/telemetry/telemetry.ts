@@ -1,5 +1,6 @@
 import type { ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { TransactionObserver } from "../grpc/transaction-stream.js";
 import type { StoreObserver } from "../store/store-observer.js";
 
 /** Tracing is what tracing.ts gives sessiond once OpenTelemetry is set up (internal to server/telemetry). */
@@ -14,6 +15,7 @@ export interface Tracing {
 export interface MetricsHooks {
   interceptor: ServerInterceptor;
   storeObserver: StoreObserver;
+  transactionObserver: TransactionObserver;
   watchOpenTransactions(count: () => number): void;
   /** start serves `/metrics` (not in a cluster worker); resolves to the address bound. */
   start(): Promise<string | undefined>;
@@ -36,6 +38,8 @@ export interface Telemetry {
   readonly interceptors: ServerInterceptor[];
   /** storeObserver goes to the memcached store; undefined when all is off. */
   readonly storeObserver: StoreObserver | undefined;
+  /** transactionObserver goes to the Transaction streams (their ops as messages, commits); undefined without metrics. */
+  readonly transactionObserver: TransactionObserver | undefined;
   /** tracingEndpoint is the OTLP/HTTP URL spans are posted to; undefined when tracing is off. */
   readonly tracingEndpoint: string | undefined;
   /** watchOpenTransactions makes `sessiond_open_transactions` read `count()` at each scrape. */
@@ -75,6 +79,7 @@ export async function createTelemetry(options: TelemetryOptions, logger: Logger)
   return {
     interceptors: [...(metrics ? [metrics.interceptor] : []), ...(tracing ? [tracing.interceptor] : [])],
     storeObserver: combineObservers(metrics?.storeObserver, tracing?.storeObserver),
+    transactionObserver: metrics?.transactionObserver,
     tracingEndpoint: endpoint,
     watchOpenTransactions(count) {
       metrics?.watchOpenTransactions(count);

@@ -1,8 +1,8 @@
 import type { TransactionRequest, TransactionResponse } from "../../gen/sessiond/v1/session_service_pb.js";
 import type { CommitResult } from "./metrics.js";
 
-// Internal: the path of the one streaming method whose messages are transaction ops.
-const TRANSACTION_PATH = "/sessiond.v1.SessionService/Transaction";
+/** TRANSACTION_PATH is the path of the one streaming method whose messages are transaction ops. */
+export const TRANSACTION_PATH = "/sessiond.v1.SessionService/Transaction";
 
 /** AnsweredOp is one op of a Transaction stream with its outcome: code 0 (OK) or the op's error code. */
 export interface AnsweredOp {
