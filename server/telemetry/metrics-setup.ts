@@ -58,28 +58,28 @@ export function serveClusterMetrics(address: string, logger: Logger): Promise<Me
  * Labels are the configured server addresses and memcached's command words: a bounded set.
  */
 export function createStoreMetrics(metrics: SessiondMetrics): StoreObserver {
-  // The series of each (server, command), made once (see fast-metrics.ts).
-  const timers = new Map<string, HistogramChild>();
-  const errors = new Map<string, CounterChild>();
+  // The series of each (server, command), made once (see fast-metrics.ts): by server, then by command.
+  const servers = new Map<string, Map<string, { timer: HistogramChild; errors: CounterChild }>>();
+  const seriesOf = (server: string, command: string) => {
+    let commands = servers.get(server);
+    if (commands === undefined) {
+      commands = new Map();
+      servers.set(server, commands);
+    }
+    let series = commands.get(command);
+    if (series === undefined) {
+      series = { timer: metrics.storeSeconds.child({ server, command }), errors: metrics.storeErrors.child({ server }) };
+      commands.set(command, series);
+    }
+    return series;
+  };
   return {
     command(server, command): CommandDone {
       const started = performance.now();
       return (failure) => {
-        const key = `${server} ${command}`;
-        let timer = timers.get(key);
-        if (timer === undefined) {
-          timer = metrics.storeSeconds.child({ server, command });
-          timers.set(key, timer);
-        }
-        timer.observe((performance.now() - started) / 1000);
-        if (failure !== undefined) {
-          let counted = errors.get(server);
-          if (counted === undefined) {
-            counted = metrics.storeErrors.child({ server });
-            errors.set(server, counted);
-          }
-          counted.inc();
-        }
+        const series = seriesOf(server, command);
+        series.timer.observe((performance.now() - started) / 1000);
+        if (failure !== undefined) series.errors.inc();
       };
     },
   };
