@@ -1,6 +1,16 @@
 import { type Metadata, ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
-import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
-import { createCallLabeler } from "./call-labels.js";
+import {
+  type Attributes,
+  type Context,
+  context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
+import { type CallLabels, createCallLabeler } from "./call-labels.js";
 import { OpPairing } from "./transaction-ops.js";
 
 // Internal: the codes OpenTelemetry's RPC conventions count as a server span's error (the others are the
@@ -27,11 +37,27 @@ const TRACED_SERVICE = "sessiond.v1.SessionService";
  */
 export function createTracingInterceptor(tracer: Tracer, extract: (metadata: Metadata) => Context): ServerInterceptor {
   const callLabels = createCallLabeler();
+  // The name and attributes of each method's spans, made once (the SDK copies attributes into each span).
+  const spanStarts = new Map<string, { name: string; attributes: Attributes }>();
+  const spanStartOf = (labels: CallLabels) => {
+    let found = spanStarts.get(labels.grpc_method);
+    if (found === undefined) {
+      found = {
+        name: `${labels.grpc_service}/${labels.grpc_method}`,
+        attributes: { "rpc.system": "grpc", "rpc.service": labels.grpc_service, "rpc.method": labels.grpc_method },
+      };
+      spanStarts.set(labels.grpc_method, found);
+    }
+    return found;
+  };
   return (method, call) => {
     const labels = callLabels(method);
     // Health probes and reflection come every few seconds from orchestrators: a trace each would be noise.
     if (labels.grpc_service !== TRACED_SERVICE) return new ServerInterceptingCall(call);
     const ops = OpPairing.forPath(method.path);
+    // A unary call's handler runs when the request is complete (half close): only that needs the span's
+    // context. A stream's handler runs at its metadata and hears of each message: those need it too.
+    const unary = !method.requestStream && !method.responseStream;
     let span: Span | undefined;
     let active: Context = ROOT_CONTEXT;
     let opCount = 0;
@@ -50,25 +76,20 @@ export function createTracingInterceptor(tracer: Tracer, extract: (metadata: Met
         next({
           onReceiveMetadata(metadata, nextMetadata) {
             const parent = extract(metadata);
-            span = tracer.startSpan(
-              `${labels.grpc_service}/${labels.grpc_method}`,
-              {
-                kind: SpanKind.SERVER,
-                attributes: {
-                  "rpc.system": "grpc",
-                  "rpc.service": labels.grpc_service,
-                  "rpc.method": labels.grpc_method,
-                },
-              },
-              parent,
-            );
+            const { name, attributes } = spanStartOf(labels);
+            span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
             active = trace.setSpan(parent, span);
-            context.with(active, nextMetadata, undefined, metadata);
+            if (unary) nextMetadata(metadata);
+            else context.with(active, nextMetadata, undefined, metadata);
           },
-          onReceiveMessage(message, nextMessage) {
-            ops?.request(message);
-            context.with(active, nextMessage, undefined, message);
-          },
+          ...(unary
+            ? {}
+            : {
+                onReceiveMessage(message: unknown, nextMessage: (message: unknown) => void) {
+                  ops?.request(message);
+                  context.with(active, nextMessage, undefined, message);
+                },
+              }),
           onReceiveHalfClose(nextHalfClose) {
             context.with(active, nextHalfClose);
           },
@@ -79,14 +100,16 @@ export function createTracingInterceptor(tracer: Tracer, extract: (metadata: Met
           },
         });
       },
-      sendMessage(message, next) {
-        if (ops !== undefined) {
-          const answered = ops.response(message);
-          opCount++;
-          span?.addEvent(answered.op, answered.code === 0 ? undefined : { "rpc.grpc.status_code": answered.code });
-        }
-        next(message);
-      },
+      ...(ops === undefined
+        ? {}
+        : {
+            sendMessage(message: unknown, next: (message: unknown) => void) {
+              const answered = ops.response(message);
+              opCount++;
+              span?.addEvent(answered.op, answered.code === 0 ? undefined : { "rpc.grpc.status_code": answered.code });
+              next(message);
+            },
+          }),
       sendStatus(s, next) {
         end(s.code ?? status.UNKNOWN, s.details);
         next(s);
