@@ -29,7 +29,7 @@ function both() {
   nativeHistogram.zero({ method: "Set" });
   const ok = fastCounter.child({ method: "Get", code: "OK" });
   for (let i = 0; i < 5; i++) ok.inc();
-  fastCounter.inc({ method: "Get", code: "NotFound" }, 2);
+  fastCounter.child({ method: "Get", code: "NotFound" }).inc(2);
   fastCounter.child({ method: "Set", code: "OK" });
   nativeCounter.inc({ method: "Get", code: "OK" }, 5);
   nativeCounter.inc({ method: "Get", code: "NotFound" }, 2);

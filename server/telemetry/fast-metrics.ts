@@ -51,11 +51,6 @@ export class FastCounter<L extends string = string> {
     };
   }
 
-  /** inc adds to the series of `labels` (for rare events; keep a child on hot paths). */
-  inc(labels: Labels<L>, value = 1): void {
-    this.child(labels).inc(value);
-  }
-
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
     const values = [...this.series.values()].map(({ labels, value }) => ({ labels, value }));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
