@@ -36,24 +36,39 @@ export const SEAL_OVERHEAD_BYTES = 3 + 16 + 8 + NONCE_BYTES + TAG_BYTES;
 export function sealChunk(key: DataKey, storeKey: string, plaintext: Uint8Array, expiresAt: number): Buffer {
   const idLength = key.id.length;
   const headerBytes = 11 + idLength;
+  // The associated data, the header then the memcached key, is written once in a reused buffer and given
+  // in one piece; the header is then copied in front of the ciphertext.
+  const aad = associatedData(headerBytes, storeKey);
+  aad[0] = FORMAT;
+  aad[1] = 0;
+  aad[2] = idLength;
+  aad.write(key.id, 3, "latin1");
+  aad.writeUInt32BE(expiresAt, 3 + idLength);
+  aad.writeUInt32BE(plaintext.byteLength, 7 + idLength);
   const out = Buffer.allocUnsafe(headerBytes + NONCE_BYTES + plaintext.byteLength + TAG_BYTES);
-  out[0] = FORMAT;
-  out[1] = 0;
-  out[2] = idLength;
-  out.write(key.id, 3, "latin1");
-  out.writeUInt32BE(expiresAt, 3 + idLength);
-  out.writeUInt32BE(plaintext.byteLength, 7 + idLength);
+  aad.copy(out, 0, 0, headerBytes);
   const nonce = nextNonce();
   nonce.copy(out, headerBytes);
   const cipher = createCipheriv("aes-256-gcm", key.secret, nonce);
-  // The associated data is the header then the memcached key: GCM reads AAD given in parts as one.
-  cipher.setAAD(out.subarray(0, headerBytes));
-  cipher.setAAD(Buffer.from(storeKey, "latin1"));
+  cipher.setAAD(aad);
   const ciphertext = cipher.update(plaintext);
   cipher.final();
   ciphertext.copy(out, headerBytes + NONCE_BYTES);
   cipher.getAuthTag().copy(out, headerBytes + NONCE_BYTES + plaintext.byteLength);
   return out;
+}
+
+// Internal: the buffer associatedData reuses, grown to the longest (header + memcached key) seen. Sealing
+// and opening are synchronous, so one buffer serves them all; OpenSSL copies nothing of it past setAAD.
+let aadScratch = Buffer.allocUnsafe(512);
+
+// associatedData returns the reused buffer, sized to a header of `headerBytes` followed by `storeKey`
+// (written in it); the caller writes the header in front.
+function associatedData(headerBytes: number, storeKey: string): Buffer {
+  const size = headerBytes + storeKey.length;
+  if (aadScratch.length < size) aadScratch = Buffer.allocUnsafe(Math.max(size, 2 * aadScratch.length));
+  aadScratch.write(storeKey, headerBytes, "latin1");
+  return aadScratch.subarray(0, size);
 }
 
 // Nonces come from a pool of CSPRNG bytes refilled 1,024 nonces at a time: one system call per 1,024
@@ -97,7 +112,6 @@ export interface Unopened {
  */
 export function openValue(keys: DataKeys, storeKey: string, value: Uint8Array): Opened | Unopened {
   const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  const aadKey = Buffer.from(storeKey, "latin1");
   const parts: Buffer[] = [];
   let stale = false;
   let offset = 0;
@@ -115,7 +129,9 @@ export function openValue(keys: DataKeys, storeKey: string, value: Uint8Array): 
     if (key === undefined) return { ok: false, reason: "unknown key", keyId };
     const nonceAt = offset + headerBytes;
     const decipher = createDecipheriv("aes-256-gcm", key.secret, bytes.subarray(nonceAt, nonceAt + NONCE_BYTES));
-    decipher.setAAD(Buffer.concat([bytes.subarray(offset, nonceAt), aadKey]));
+    const aad = associatedData(headerBytes, storeKey);
+    bytes.copy(aad, 0, offset, nonceAt);
+    decipher.setAAD(aad);
     decipher.setAuthTag(bytes.subarray(end - TAG_BYTES, end));
     try {
       parts.push(decipher.update(bytes.subarray(nonceAt + NONCE_BYTES, end - TAG_BYTES)));
