@@ -156,9 +156,26 @@ describe("metrics (--metrics)", function () {
       expect(await open()).to.equal(0);
       await a.end();
     });
-    // Each stream is handled once, the cancelled one too (with the status its handler ended it with).
+    // Each stream is handled once, the cancelled one too (with the status its handler ended it with: the
+    // client's cancel reaches the handler as the end of its requests, which it answers OK, before the
+    // stream's close is told).
     expect(d("grpc_server_started_total", TRANSACTION)).to.equal(2);
     expect(d("grpc_server_handled_total", TRANSACTION)).to.equal(2);
+  });
+
+  it("counts a stream whose deadline passes as DeadlineExceeded, once, with its handling time", async () => {
+    const d = await moved(async () => {
+      const late = client.stream(new Date(Date.now() + 300));
+      await late.send(op("begin", { namespace: ns, sessionId: "late" }));
+      expect((await late.ended).code).to.equal(status.DEADLINE_EXCEEDED);
+      for (let i = 0; i < 100 && (await scrapeNow()).value("sessiond_open_transactions") !== 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    });
+    expect(d("grpc_server_started_total", TRANSACTION)).to.equal(1);
+    expect(d("grpc_server_handled_total", TRANSACTION)).to.equal(1);
+    expect(d("grpc_server_handled_total", { ...TRANSACTION, grpc_code: "DeadlineExceeded" })).to.equal(1);
+    expect(d("grpc_server_handling_seconds_count", TRANSACTION)).to.equal(1);
+    expect(d("grpc_server_handling_seconds_sum", TRANSACTION)).to.be.within(0.2, 5);
   });
 
   it("keeps caller strings out of labels: an unknown method adds no series, names and ids appear in none", async () => {

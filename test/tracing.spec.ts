@@ -111,6 +111,20 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
     expect(children.some((name) => name === "memcached add" || name === "memcached cas")).to.equal(true); // commit wrote it
   });
 
+  it("ends the span of a stream whose deadline passed with DEADLINE_EXCEEDED, as an error", async () => {
+    const upstream = caller();
+    const late = new TransactionStreamDriver(
+      client.transaction!(withTraceparent(upstream.traceparent), { deadline: new Date(Date.now() + 300) }) as never,
+    );
+    await late.send(op("begin", { namespace: ns, sessionId: "late" }));
+    expect((await late.ended).code).to.equal(4); // DEADLINE_EXCEEDED
+    const spans = await receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
+    const server = spans.find((s) => s.traceId === upstream.traceId && s.kind === SERVER)!;
+    expect(server.attributes["rpc.grpc.status_code"]).to.equal(4);
+    expect(server.status.code).to.equal(2); // ERROR
+    expect(server.events.map((e) => e.name)).to.deep.equal(["begin"]);
+  });
+
   describe("the SDK", () => {
     let provider: NodeTracerProvider;
     before(() => {

@@ -1,7 +1,8 @@
-import { ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
+import { type ServerInterceptingCallInterface, type ServerInterceptor, status } from "@grpc/grpc-js";
 import type { TransactionObserver } from "../grpc/transaction-stream.js";
 import { type CallLabels, codeName, createCallLabeler } from "./call-labels.js";
 import type { SessiondMetrics } from "./metrics.js";
+import { asLayer, type CallListener, type CallStatus, PassThroughCall } from "./observed-call.js";
 import { commitResult, TRANSACTION_PATH } from "./transaction-ops.js";
 
 /**
@@ -22,6 +23,7 @@ export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterc
     let found = children.get(labels);
     if (found === undefined) {
       found = {
+        labels,
         started: metrics.started.child(labels),
         handled: new Map(),
         handling: metrics.handling.child(labels),
@@ -33,74 +35,82 @@ export function createMetricsInterceptor(metrics: SessiondMetrics): ServerInterc
     return found;
   };
   return (method, call) => {
-    const labels = callLabels(method);
-    const counted = childrenOf(labels);
-    const started = performance.now();
-    let ended = false;
+    const counted = childrenOf(callLabels(method));
     counted.started.inc();
-
-    const end = (code: number): void => {
-      if (ended) return;
-      ended = true;
-      let handled = counted.handled.get(code);
-      if (handled === undefined) {
-        handled = metrics.handled.child({ ...labels, grpc_code: codeName(code) });
-        counted.handled.set(code, handled);
-      }
-      handled.inc();
-      counted.handling.observe((performance.now() - started) / 1000);
-    };
-
-    const onCancel = (): void => {
-      const deadline = call.getDeadline();
-      const passed = deadline !== Infinity && Number(deadline) <= Date.now();
-      end(passed ? status.DEADLINE_EXCEEDED : status.CANCELLED);
-    };
-
     // A unary call has one request and, when it succeeds, one response: counted as go-grpc-prometheus's
     // unary interceptor counts them (the request at the start, the response with an OK status). A
     // Transaction stream's messages are counted by the stream itself (createTransactionMetrics). Neither
-    // needs a hook on each message.
+    // needs a hook on each message; other streams (none in sessiond.v1 today) are counted message by message.
     const unary = !method.requestStream && !method.responseStream;
-    if (unary || method.path === TRANSACTION_PATH) {
-      if (unary) counted.received.inc();
-      return new ServerInterceptingCall(call, {
-        start(next) {
-          next({ onCancel });
-        },
-        sendStatus(s, next) {
-          const code = s.code ?? status.UNKNOWN;
-          if (unary && code === status.OK && !ended) counted.sent.inc();
-          end(code);
-          next(s);
-        },
-      });
-    }
+    if (unary) counted.received.inc();
+    return asLayer(new MeteredCall(call, metrics, counted, unary, unary || method.path === TRANSACTION_PATH));
+  };
+}
 
-    return new ServerInterceptingCall(call, {
-      start(next) {
-        next({
-          onReceiveMessage(message, nextMessage) {
+/** MeteredCall is one call's layer: it ends the call's metrics at its status, or at its cancel. */
+class MeteredCall extends PassThroughCall {
+  private readonly started = performance.now();
+  private ended = false;
+
+  constructor(
+    next: ServerInterceptingCallInterface,
+    private readonly metrics: SessiondMetrics,
+    private readonly counted: MethodMetrics,
+    private readonly unary: boolean,
+    private readonly countsOwnMessages: boolean,
+  ) {
+    super(next);
+  }
+
+  override start(listener: CallListener): void {
+    const counted = this.counted;
+    this.next.start({
+      onReceiveMetadata: (metadata) => listener.onReceiveMetadata(metadata),
+      onReceiveMessage: this.countsOwnMessages
+        ? (message) => listener.onReceiveMessage(message)
+        : (message) => {
             counted.received.inc();
-            nextMessage(message);
+            listener.onReceiveMessage(message);
           },
-          onCancel,
-        });
-      },
-      sendMessage(message, next) {
-        counted.sent.inc();
-        next(message);
-      },
-      sendStatus(s, next) {
-        end(s.code ?? status.UNKNOWN);
-        next(s);
+      onReceiveHalfClose: () => listener.onReceiveHalfClose(),
+      onCancel: () => {
+        this.end(this.deadlinePassed() ? status.DEADLINE_EXCEEDED : status.CANCELLED);
+        listener.onCancel();
       },
     });
-  };
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: grpc-js's own signature: a message of the method's type.
+  override sendMessage(message: any, callback: () => void): void {
+    if (!this.countsOwnMessages) this.counted.sent.inc();
+    this.next.sendMessage(message, callback);
+  }
+
+  override sendStatus(s: CallStatus): void {
+    const code = this.codeOf(s);
+    if (this.unary && code === status.OK && !this.ended) this.counted.sent.inc();
+    this.end(code);
+    this.next.sendStatus(s);
+  }
+
+  // end counts the call once: at the status it sends, or when it is cancelled first.
+  private end(code: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    const counted = this.counted;
+    let handled = counted.handled.get(code);
+    if (handled === undefined) {
+      handled = this.metrics.handled.child({ ...counted.labels, grpc_code: codeName(code) });
+      counted.handled.set(code, handled);
+    }
+    handled.inc();
+    counted.handling.observe((performance.now() - this.started) / 1000);
+  }
 }
 
 // Internal: one method's prom-client children; `handled` by status code.
 interface MethodMetrics {
+  labels: CallLabels;
   started: { inc(): void };
   handled: Map<number, { inc(): void }>;
   handling: { observe(value: number): void };

@@ -1,4 +1,10 @@
-import { type Metadata, ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
+import {
+  type Metadata,
+  type ServerInterceptingCall,
+  type ServerInterceptingCallInterface,
+  type ServerInterceptor,
+  status,
+} from "@grpc/grpc-js";
 import {
   type Attributes,
   type Context,
@@ -11,6 +17,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { type CallLabels, createCallLabeler } from "./call-labels.js";
+import { asLayer, type CallListener, type CallStatus, PassThroughCall } from "./observed-call.js";
 import { OpPairing } from "./transaction-ops.js";
 
 // Internal: the codes OpenTelemetry's RPC conventions count as a server span's error (the others are the
@@ -53,67 +60,89 @@ export function createTracingInterceptor(tracer: Tracer, extract: (metadata: Met
   return (method, call) => {
     const labels = callLabels(method);
     // Health probes and reflection come every few seconds from orchestrators: a trace each would be noise.
-    if (labels.grpc_service !== TRACED_SERVICE) return new ServerInterceptingCall(call);
-    const ops = OpPairing.forPath(method.path);
-    // A unary call's handler runs when the request is complete (half close): only that needs the span's
-    // context. A stream's handler runs at its metadata and hears of each message: those need it too.
-    const unary = !method.requestStream && !method.responseStream;
-    let span: Span | undefined;
-    let active: Context = ROOT_CONTEXT;
-    let opCount = 0;
+    // They pass untouched: the layer below is the call (see asLayer).
+    if (labels.grpc_service !== TRACED_SERVICE) return call as ServerInterceptingCall;
+    return asLayer(new TracedCall(call, tracer, extract, spanStartOf(labels), method));
+  };
+}
 
-    const end = (code: number, details?: string): void => {
-      if (span === undefined) return;
-      span.setAttribute("rpc.grpc.status_code", code);
-      if (ops !== undefined) span.setAttribute("sessiond.transaction.ops", opCount);
-      if (SERVER_ERRORS.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, ...(details ? { message: details } : {}) });
-      span.end();
-      span = undefined;
-    };
+/**
+ * TracedCall is one call's layer: it starts the call's span at its metadata, runs the handler's events in
+ * the span's context, and ends the span at its status or its cancel.
+ */
+class TracedCall extends PassThroughCall {
+  private span: Span | undefined;
+  private active: Context = ROOT_CONTEXT;
+  private opCount = 0;
+  private readonly ops: OpPairing | undefined;
+  // A unary call's handler runs when the request is complete (half close): only that needs the span's
+  // context. A stream's handler runs at its metadata and hears of each message: those need it too.
+  private readonly unary: boolean;
 
-    return new ServerInterceptingCall(call, {
-      start(next) {
-        next({
-          onReceiveMetadata(metadata, nextMetadata) {
-            const parent = extract(metadata);
-            const { name, attributes } = spanStartOf(labels);
-            span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
-            active = trace.setSpan(parent, span);
-            if (unary) nextMetadata(metadata);
-            else context.with(active, nextMetadata, undefined, metadata);
-          },
-          ...(unary
-            ? {}
-            : {
-                onReceiveMessage(message: unknown, nextMessage: (message: unknown) => void) {
-                  ops?.request(message);
-                  context.with(active, nextMessage, undefined, message);
-                },
-              }),
-          onReceiveHalfClose(nextHalfClose) {
-            context.with(active, nextHalfClose);
-          },
-          onCancel() {
-            const deadline = call.getDeadline();
-            const passed = deadline !== Infinity && Number(deadline) <= Date.now();
-            end(passed ? status.DEADLINE_EXCEEDED : status.CANCELLED);
-          },
-        });
+  constructor(
+    next: ServerInterceptingCallInterface,
+    private readonly tracer: Tracer,
+    private readonly extract: (metadata: Metadata) => Context,
+    private readonly spanStart: { name: string; attributes: Attributes },
+    method: { path: string; requestStream: boolean; responseStream: boolean },
+  ) {
+    super(next);
+    this.ops = OpPairing.forPath(method.path);
+    this.unary = !method.requestStream && !method.responseStream;
+  }
+
+  override start(listener: CallListener): void {
+    const unary = this.unary;
+    this.next.start({
+      onReceiveMetadata: (metadata) => {
+        const parent = this.extract(metadata);
+        const span = this.tracer.startSpan(
+          this.spanStart.name,
+          { kind: SpanKind.SERVER, attributes: this.spanStart.attributes },
+          parent,
+        );
+        this.span = span;
+        this.active = trace.setSpan(parent, span);
+        if (unary) listener.onReceiveMetadata(metadata);
+        else context.with(this.active, listener.onReceiveMetadata, listener, metadata);
       },
-      ...(ops === undefined
-        ? {}
-        : {
-            sendMessage(message: unknown, next: (message: unknown) => void) {
-              const answered = ops.response(message);
-              opCount++;
-              span?.addEvent(answered.op, answered.code === 0 ? undefined : { "rpc.grpc.status_code": answered.code });
-              next(message);
-            },
-          }),
-      sendStatus(s, next) {
-        end(s.code ?? status.UNKNOWN, s.details);
-        next(s);
+      onReceiveMessage: unary
+        ? (message) => listener.onReceiveMessage(message)
+        : (message) => {
+            this.ops?.request(message);
+            context.with(this.active, listener.onReceiveMessage, listener, message);
+          },
+      onReceiveHalfClose: () => context.with(this.active, listener.onReceiveHalfClose, listener),
+      onCancel: () => {
+        this.end(this.deadlinePassed() ? status.DEADLINE_EXCEEDED : status.CANCELLED);
+        listener.onCancel();
       },
     });
-  };
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: grpc-js's own signature: a message of the method's type.
+  override sendMessage(message: any, callback: () => void): void {
+    if (this.ops !== undefined) {
+      const answered = this.ops.response(message);
+      this.opCount++;
+      this.span?.addEvent(answered.op, answered.code === 0 ? undefined : { "rpc.grpc.status_code": answered.code });
+    }
+    this.next.sendMessage(message, callback);
+  }
+
+  override sendStatus(s: CallStatus): void {
+    this.end(this.codeOf(s), s.details);
+    this.next.sendStatus(s);
+  }
+
+  // end ends the span once: at the status the call sends, or when it is cancelled first.
+  private end(code: number, details?: string): void {
+    const span = this.span;
+    if (span === undefined) return;
+    this.span = undefined;
+    span.setAttribute("rpc.grpc.status_code", code);
+    if (this.ops !== undefined) span.setAttribute("sessiond.transaction.ops", this.opCount);
+    if (SERVER_ERRORS.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, ...(details ? { message: details } : {}) });
+    span.end();
+  }
 }

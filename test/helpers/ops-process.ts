@@ -152,7 +152,8 @@ export interface SessionClient {
     method: K,
     request: MessageInitShape<Methods[K]["input"]>,
   ): Promise<MessageShape<Methods[K]["output"]>>;
-  stream(): TransactionStreamDriver;
+  /** stream opens a Transaction stream; `deadline` ends it with DEADLINE_EXCEEDED when it passes. */
+  stream(deadline?: Date): TransactionStreamDriver;
   close(): void;
 }
 
@@ -168,8 +169,13 @@ export function connectSessionClient(address: string, options: Record<string, nu
         const message = create(SessionService.method[method].input, request as never);
         client[method]!(message, (err: ServiceError | null, res: never) => (err ? reject(err) : resolve(res)));
       }),
-    stream: () =>
-      new TransactionStreamDriver(client.transaction!() as ClientDuplexStream<TransactionRequest, TransactionResponse>),
+    stream: (deadline) =>
+      new TransactionStreamDriver(
+        client.transaction!(...(deadline === undefined ? [] : [{ deadline }])) as ClientDuplexStream<
+          TransactionRequest,
+          TransactionResponse
+        >,
+      ),
     close: () => client.close(),
   };
 }
