@@ -186,6 +186,7 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
           config: config.configFile,
           metrics,
           tracing: telemetry?.tracingEndpoint,
+          ...(telemetry?.tracingProtocol === undefined ? {} : { tracingProtocol: telemetry.tracingProtocol }),
           tls: tls === undefined ? false : config.tlsClientCa === undefined ? "tls" : "mtls",
           access: access.enforcing ? "rules" : "open",
           bounds: {

@@ -14,7 +14,7 @@ import { createSessionClient } from "../client/index.js";
 import { GetRequestSchema, SessionService } from "../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../rpc/service-definition.js";
 import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { REPO, type SessiondProcess, startSessiondProcess } from "./helpers/ops-process.js";
+import { REPO, type SessiondProcess, spawnProcess, startSessiondProcess } from "./helpers/ops-process.js";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./helpers/otlp-receiver.js";
 import { op, TransactionStreamDriver } from "./helpers/sessiond.js";
 
@@ -61,8 +61,10 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
     await memcached?.stop();
   });
 
-  it("logs the endpoint it exports to", () => {
-    expect(sessiond.lines.find((l) => l.msg === "sessiond started")!.tracing).to.equal(`${receiver.endpoint}/v1/traces`);
+  it("logs the endpoint it exports to, and the encoding: JSON unless told otherwise", () => {
+    const started = sessiond.lines.find((l) => l.msg === "sessiond started")!;
+    expect(started.tracing).to.equal(`${receiver.endpoint}/v1/traces`);
+    expect(started.tracingProtocol).to.equal("http/json");
   });
 
   it("continues the caller's traceparent with a server span, whose children are the memcached commands", async () => {
@@ -88,6 +90,7 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
     }
     const reads = children.filter((s) => s.name === "memcached gets").map((s) => s.attributes["sessiond.store.keys"]);
     expect(reads, "a batched read is one span listing its key count").to.include(1);
+    expect(new Set(receiver.encodings)).to.deep.equal(new Set(["json"]));
   });
 
   it("gives a Transaction stream one span with an event per op, and its commit's writes as children", async () => {
@@ -169,6 +172,65 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
         sdk.close();
       }
     });
+  });
+});
+
+describe("traces as protobuf (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)", function () {
+  this.timeout(40_000);
+  let memcached: MemcachedProcess;
+  let receiver: OtlpReceiver;
+  let sessiond: SessiondProcess & { address: string };
+  let client: Client & Record<string, (...args: unknown[]) => unknown>;
+
+  before(async () => {
+    memcached = await startMemcached();
+    receiver = await startOtlpReceiver();
+    sessiond = await startSessiondProcess(["--memcached", memcached.address], {
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+        OTEL_BSP_SCHEDULE_DELAY: "50",
+      },
+    });
+    client = new RawClient(sessiond.address, credentials.createInsecure()) as typeof client;
+  });
+  after(async () => {
+    client?.close();
+    sessiond?.child.kill("SIGTERM");
+    await sessiond?.waitForExit();
+    await receiver?.close();
+    await memcached?.stop();
+  });
+
+  it("exports the same spans, encoded as protobuf: a server span continuing the caller, memcached children", async () => {
+    expect(sessiond.lines.find((l) => l.msg === "sessiond started")!.tracingProtocol).to.equal("http/protobuf");
+    const upstream = caller();
+    const tx = new TransactionStreamDriver(client.transaction!(withTraceparent(upstream.traceparent)) as never);
+    await tx.send(op("begin", { namespace: ns, sessionId: "proto" }));
+    await tx.send(op("set", { package: "p", data: { v: 1 } }));
+    expect((await tx.send(op("commit"))).error).to.equal(undefined);
+    await tx.end();
+    const spans = await receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
+    const server = spans.find((s) => s.traceId === upstream.traceId && s.kind === SERVER)!;
+    expect(server.name).to.equal("sessiond.v1.SessionService/Transaction");
+    expect(server.parentSpanId).to.equal(upstream.spanId);
+    expect(server.service).to.equal("sessiond");
+    expect(server.attributes).to.include({ "rpc.system": "grpc", "rpc.grpc.status_code": 0, "sessiond.transaction.ops": 3 });
+    expect(server.events.map((e) => e.name)).to.deep.equal(["begin", "set", "commit"]);
+    const children = childrenOf(await receiver.waitFor((all) => childrenOf(all, server).length >= 2), server);
+    expect(children.map((c) => c.kind)).to.satisfy((kinds: number[]) => kinds.every((k) => k === CLIENT));
+    expect(children.map((c) => c.name)).to.include("memcached gets");
+    expect(children[0]!.attributes).to.include({ "db.system": "memcached", "server.port": memcached.port });
+    expect(new Set(receiver.encodings)).to.deep.equal(new Set(["protobuf"]));
+  });
+
+  it("refuses to start (exit 2) with a protocol it cannot send, naming the variable", async () => {
+    const refused = spawnProcess(process.execPath, ["--import", "tsx", "server/main.ts", "serve", "--listen", "127.0.0.1:0"], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "grpc",
+    });
+    expect((await refused.waitForExit(20_000)).code).to.equal(2);
+    expect(refused.stderr()).to.match(/OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc is not supported.*http\/protobuf/);
   });
 });
 

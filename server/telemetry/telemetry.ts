@@ -1,5 +1,6 @@
 import type { ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { ConfigError } from "../config/settings.js";
 import type { TransactionObserver } from "../grpc/transaction-stream.js";
 import type { StoreObserver } from "../store/store-observer.js";
 
@@ -42,6 +43,8 @@ export interface Telemetry {
   readonly transactionObserver: TransactionObserver | undefined;
   /** tracingEndpoint is the OTLP/HTTP URL spans are posted to; undefined when tracing is off. */
   readonly tracingEndpoint: string | undefined;
+  /** tracingProtocol is how spans are encoded to that URL; undefined when tracing is off. */
+  readonly tracingProtocol: TracesProtocol | undefined;
   /** watchOpenTransactions makes `sessiond_open_transactions` read `count()` at each scrape. */
   watchOpenTransactions(count: () => number): void;
   /** start serves `/metrics` (not in a cluster worker); resolves to the address bound, or undefined. */
@@ -63,6 +66,26 @@ export function tracesUrl(env: NodeJS.ProcessEnv): string | undefined {
   return base ? `${base.replace(/\/+$/, "")}/v1/traces` : undefined;
 }
 
+/** TracesProtocol is the encoding of spans on OTLP/HTTP, named as the OTLP exporter variables name it. */
+export type TracesProtocol = "http/json" | "http/protobuf";
+
+/**
+ * tracesProtocol reads the standard `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`:
+ * `http/json` (the default, as `@opentelemetry/exporter-trace-otlp-http` sends) or `http/protobuf` (smaller,
+ * and cheaper to encode). OTLP over gRPC (`grpc`) is not offered: a ConfigError says so at start rather
+ * than every export failing later.
+ */
+export function tracesProtocol(env: NodeJS.ProcessEnv): TracesProtocol {
+  const variable = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim()
+    ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    : "OTEL_EXPORTER_OTLP_PROTOCOL";
+  const value = env[variable]?.trim() || "http/json";
+  if (value === "http/json" || value === "http/protobuf") return value;
+  throw new ConfigError(
+    `${variable}=${value} is not supported: sessiond exports spans over OTLP/HTTP, as "http/protobuf" or "http/json" (the default)`,
+  );
+}
+
 /**
  * createTelemetry sets up what the options ask for and nothing else: with `metrics`, a prom-client Registry
  * of sessiond's metrics (in a cluster worker, offered to the primary's AggregatorRegistry); with an OTLP
@@ -75,12 +98,17 @@ export async function createTelemetry(options: TelemetryOptions, logger: Logger)
       ? undefined
       : (await import("./metrics-setup.js")).setUpMetrics(options.metrics, options.clusterWorker, logger);
   const endpoint = tracesUrl(options.env);
-  const tracing = endpoint === undefined ? undefined : (await import("./tracing.js")).startTracing(endpoint, logger);
+  const protocol = endpoint === undefined ? undefined : tracesProtocol(options.env);
+  const tracing =
+    endpoint === undefined || protocol === undefined
+      ? undefined
+      : (await import("./tracing.js")).startTracing(endpoint, protocol, logger);
   return {
     interceptors: [...(metrics ? [metrics.interceptor] : []), ...(tracing ? [tracing.interceptor] : [])],
     storeObserver: combineObservers(metrics?.storeObserver, tracing?.storeObserver),
     transactionObserver: metrics?.transactionObserver,
     tracingEndpoint: endpoint,
+    tracingProtocol: protocol,
     watchOpenTransactions(count) {
       metrics?.watchOpenTransactions(count);
     },

@@ -14,12 +14,13 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as ProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type { Logger } from "pino";
 import type { StoreObserver } from "../store/store-observer.js";
-import type { Tracing } from "./telemetry.js";
+import type { TracesProtocol, Tracing } from "./telemetry.js";
 import { createTracingInterceptor } from "./tracing-interceptor.js";
 
 // Internal: how long stopping waits for the last spans to be exported.
@@ -38,13 +39,14 @@ const metadataGetter: TextMapGetter<import("@grpc/grpc-js").Metadata> = {
  * startTracing registers an OpenTelemetry tracer provider for this process (the official Node SDK pieces:
  * NodeTracerProvider with its AsyncLocalStorage context manager, a batch span processor, the OTLP/HTTP
  * exporter, the W3C trace-context and baggage propagators) and returns sessiond's tracing hooks. Spans are
- * posted to `tracesUrl` (telemetry.ts derives it from the standard variables); the SDK reads the others
+ * posted to `tracesUrl` as `protocol` encodes them (telemetry.ts reads both from the standard variables:
+ * `@opentelemetry/exporter-trace-otlp-http` for JSON, `-otlp-proto` for protobuf); the SDK reads the others
  * itself: `OTEL_EXPORTER_OTLP_HEADERS` and timeouts, the sampler (`OTEL_TRACES_SAMPLER`, default
  * parent-based always-on) and the batch settings (`OTEL_BSP_*`); the
  * service is `sessiond` unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise.
  * Exporter failures are logged at warn level, never thrown.
  */
-export function startTracing(tracesUrl: string, logger: Logger): Tracing {
+export function startTracing(tracesUrl: string, protocol: TracesProtocol, logger: Logger): Tracing {
   diag.setLogger(
     {
       error: (message, ...args) => logger.warn({ args }, `opentelemetry: ${message}`),
@@ -58,7 +60,11 @@ export function startTracing(tracesUrl: string, logger: Logger): Tracing {
   const resource = resourceFromAttributes({ "service.name": "sessiond" }).merge(detectResources({ detectors: [envDetector] }));
   const provider = new NodeTracerProvider({
     resource,
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl }))],
+    spanProcessors: [
+      new BatchSpanProcessor(
+        protocol === "http/protobuf" ? new ProtobufTraceExporter({ url: tracesUrl }) : new JsonTraceExporter({ url: tracesUrl }),
+      ),
+    ],
   });
   provider.register({
     propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
