@@ -34,7 +34,8 @@ export const USAGE = `usage: npx tsx bench/run.ts [flags]
   --runs <n>           repeat the table n times; report medians (1)
   --only <ids>         rows to run, comma-separated: echo, mc-get, stream-cas, express, get, set, tx,
                        mc-set, stream-cas-lockstep, tx-lockstep, tx-savepoint, get-w2, get-metrics, get-tracing,
-                       tx-metrics, tx-tracing, get-sealed, set-sealed, tx-sealed, echo-grpc-js (optional),
+                       tx-metrics, tx-tracing, get-tracing-proto, tx-tracing-proto, get-sealed, set-sealed,
+                       tx-sealed, get-cold, get-cold-sealed, echo-grpc-js (optional),
                        memory (default: all but optional)
   --concurrency <list> concurrencies (1,64)
   --load-procs <n>     load-generator processes sharing a concurrency above 1 (2)

@@ -21,7 +21,10 @@ export async function startOtlpSink(): Promise<OtlpSink> {
     req.resume();
     req.on("end", () => {
       requests++;
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      // An empty ExportTraceServiceResponse, in the encoding of the request.
+      if (String(req.headers["content-type"]).startsWith("application/x-protobuf")) {
+        res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+      } else res.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

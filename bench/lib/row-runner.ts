@@ -81,6 +81,7 @@ export function loadConfigs(row: RowSpec, port: number, concurrency: number, opt
       connections: Math.min(share, options.connections),
       salt,
       seedShared: true,
+      ...(row.sharedSessions === undefined ? {} : { sharedSessions: row.sharedSessions }),
       checkSeed: !row.stateless,
       ...(row.secure === true ? { secure: { ca: secureSetup().ca, token: secureSetup().token } } : {}),
       ...(row.secure === "token" ? { secure: { token: secureSetup().token } } : {}),

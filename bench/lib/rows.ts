@@ -29,6 +29,8 @@ export interface RowSpec {
   driver: DriverKind;
   /** workers is sessiond's `--workers` (default 1). */
   workers?: number;
+  /** sharedSessions is how many seeded sessions a Get row reads, one after the other (default SHARED_SESSIONS). */
+  sharedSessions?: number;
   /** telemetry turns on sessiond's metrics or tracing (default off); its ceiling is the same row with it off. */
   telemetry?: Telemetry;
   /** sealed starts sessiond with `--data-keys` (a fresh key file): every memcached record sealed. */
@@ -60,6 +62,13 @@ export interface RowSpec {
  * rows without keys: throughput per CPU with keys against without, in one run), then the scale row. The memory row is separate
  * (bench/lib/memory-row.ts).
  */
+/**
+ * COLD_SESSIONS is how many sessions the `get-cold` rows read: four times what the sealed store keeps the
+ * plaintext of (4,096 records), so that most sealed reads decrypt, as on an instance that did not write
+ * the record itself (several instances behind a balancer).
+ */
+const COLD_SESSIONS = 16_384;
+
 export const ROWS: readonly RowSpec[] = [
   { id: "echo", label: "grpc-echo", server: "grpc-echo", driver: "unary-get", stateless: true },
   { id: "mc-get", label: "grpc+memcached-get", server: "grpc-memcached-get", driver: "unary-get" },
@@ -235,6 +244,45 @@ export const ROWS: readonly RowSpec[] = [
     server: "sessiond",
     driver: "tx",
     telemetry: "tracing",
+    concurrencies: [64],
+    ceiling: "tx",
+    goals: { ceilingOps: 0.8 },
+  },
+  {
+    id: "get-cold",
+    label: "sessiond Get, 16,384 sessions",
+    server: "sessiond",
+    driver: "unary-get",
+    sharedSessions: COLD_SESSIONS,
+    concurrencies: [64],
+  },
+  {
+    id: "get-cold-sealed",
+    label: "sessiond Get, 16,384 sessions, --data-keys",
+    server: "sessiond",
+    driver: "unary-get",
+    sharedSessions: COLD_SESSIONS,
+    sealed: true,
+    concurrencies: [64],
+    ceiling: "get-cold",
+    goals: { ceilingPerCpu: 0.9 },
+  },
+  {
+    id: "get-tracing-proto",
+    label: "sessiond Get, tracing 100% protobuf",
+    server: "sessiond",
+    driver: "unary-get",
+    telemetry: "tracing-protobuf",
+    concurrencies: [64],
+    ceiling: "get",
+    goals: { ceilingOps: 0.8 },
+  },
+  {
+    id: "tx-tracing-proto",
+    label: "sessiond Tx, tracing 100% protobuf",
+    server: "sessiond",
+    driver: "tx",
+    telemetry: "tracing-protobuf",
     concurrencies: [64],
     ceiling: "tx",
     goals: { ceilingOps: 0.8 },

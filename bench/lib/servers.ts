@@ -52,9 +52,10 @@ export async function startMemcached(threads = 2): Promise<RunningProcess> {
 /**
  * Telemetry is what a sessiond row turns on: `metrics` (`--metrics` on a free port; nothing scrapes it
  * during the measurement, as Prometheus's 15 s interval costs next to nothing), or `tracing` (every call
- * sampled, `OTEL_TRACES_SAMPLER=always_on`, spans exported over OTLP/HTTP to a sink in the bench process).
+ * sampled, `OTEL_TRACES_SAMPLER=always_on`, spans exported over OTLP/HTTP to a sink in the bench process,
+ * as JSON, sessiond's default), or `tracing-protobuf` (the same, with `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`).
  */
-export type Telemetry = "off" | "metrics" | "tracing";
+export type Telemetry = "off" | "metrics" | "tracing" | "tracing-protobuf";
 
 /** ServerOptions tune how a server under test is started. */
 export interface ServerOptions {
@@ -91,9 +92,14 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
     args.push(...(options.extraArgs ?? []));
     if (options.telemetry === "metrics") args.push("--metrics", `127.0.0.1:${await freePort()}`);
     let env: NodeJS.ProcessEnv = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: "", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "" };
-    if (options.telemetry === "tracing") {
+    if (options.telemetry === "tracing" || options.telemetry === "tracing-protobuf") {
       const sink = await startOtlpSink();
-      env = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_TRACES_SAMPLER: "always_on" };
+      env = {
+        ...env,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+        OTEL_TRACES_SAMPLER: "always_on",
+        OTEL_EXPORTER_OTLP_PROTOCOL: options.telemetry === "tracing" ? "http/json" : "http/protobuf",
+      };
       stopAlso = sink.close;
     }
     if (options.sealed) {

@@ -28,10 +28,11 @@ export const SMALL_WRITE: JsonObject = { visits: 42 };
 export const SHARED_SESSIONS = 256;
 
 /**
- * sharedSessionId names one of the SHARED_SESSIONS sessions read by Get rows (seeded once per row).
+ * sharedSessionId names one of the `count` shared sessions (SHARED_SESSIONS unless the row says otherwise)
+ * read by Get rows (seeded once per row).
  */
-export function sharedSessionId(index: number): string {
-  return `shared-${index % SHARED_SESSIONS}`;
+export function sharedSessionId(index: number, count = SHARED_SESSIONS): string {
+  return `shared-${index % count}`;
 }
 
 /**
@@ -77,8 +78,10 @@ export interface LoadConfig {
   connections: number;
   /** salt makes per-client session ids unique to this row and run. */
   salt: string;
-  /** seedShared makes this process seed its share of the SHARED_SESSIONS before it reports ready. */
+  /** seedShared makes this process seed its share of the shared sessions before it reports ready. */
   seedShared: boolean;
+  /** sharedSessions is how many sessions Get rows read (default SHARED_SESSIONS). */
+  sharedSessions?: number;
   /** processCount is how many load processes share the work (for splitting seeding). */
   processCount: number;
   /** checkSeed reads a seeded session back before reporting ready (off for the stateless echo). */

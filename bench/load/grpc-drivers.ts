@@ -26,16 +26,17 @@ export async function prepareUnary(config: LoadConfig): Promise<PreparedLoad> {
   const payload = sessionPayload();
   const operations: Operation[] = [];
   if (config.driver === "unary-get") {
+    const shared = config.sharedSessions ?? SHARED_SESSIONS;
     if (config.seedShared) {
-      for (let i = config.processIndex; i < SHARED_SESSIONS; i += config.processCount) {
-        await target.prepare("set", sharedSessionId(i), payload)();
+      for (let i = config.processIndex; i < shared; i += config.processCount) {
+        await target.prepare("set", sharedSessionId(i, shared), payload)();
       }
     }
+    const calls = Array.from({ length: shared }, (_, i) => target.prepare("get", sharedSessionId(i, shared)));
     for (let c = 0; c < config.concurrency; c++) {
-      const calls = Array.from({ length: SHARED_SESSIONS }, (_, i) => target.prepare("get", sharedSessionId(i)));
-      let next = (c * 37 + config.processIndex * 101) % SHARED_SESSIONS;
+      let next = (c * 37 + config.processIndex * 101) % shared;
       operations.push(async () => {
-        await (calls[next++ % SHARED_SESSIONS] as () => Promise<void>)();
+        await (calls[next++ % shared] as () => Promise<void>)();
         return true;
       });
     }
