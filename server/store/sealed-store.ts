@@ -66,7 +66,7 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
   const written = (key: string, sealed?: Buffer, plaintext?: Uint8Array) => (ok: boolean) => {
     if (ok) {
       unreadable.delete(key);
-      if (sealed !== undefined && plaintext !== undefined) keep(key, sealed, ownBuffer(plaintext));
+      if (sealed !== undefined && plaintext !== undefined) keep(key, sealed, Buffer.from(plaintext));
     } else opened.delete(key);
     return ok;
   };
@@ -86,8 +86,8 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
   function open(key: string, found: Versioned): Versioned | undefined {
     const current = keys.current;
     const known = openedWith === current ? opened.get(key) : undefined;
-    // The plaintext is handed out as kept: callers read values, never write into them (see Store).
-    if (known?.sealed.equals(found.value)) return { value: known.plaintext, version: found.version };
+    // A copy: what a caller does with the value it was handed must not change what is kept.
+    if (known?.sealed.equals(found.value)) return { value: Buffer.from(known.plaintext), version: found.version };
     const result = openValue(current, key, found.value);
     remember(key, result.ok);
     if (!result.ok) {
@@ -100,9 +100,7 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
     if (result.stale && (result.expiresAt === 0 || result.chunks > 1)) {
       reseal(key, result.plaintext, found.version, result.expiresAt);
     } else if (result.chunks === 1 && !result.stale) {
-      // found.value may be a view of a socket's read buffer: kept as a copy of its own. The plaintext is
-      // the decipher's fresh buffer.
-      keep(key, Buffer.from(found.value), result.plaintext);
+      keep(key, Buffer.from(found.value), Buffer.from(result.plaintext));
     }
     return { value: result.plaintext, version: found.version };
   }
@@ -171,15 +169,6 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
     ping: () => store.ping(),
     close: () => store.close(),
   };
-}
-
-// ownBuffer returns a Buffer of the bytes of `value` that holds no more memory than they need: the same
-// memory when `value` spans its whole ArrayBuffer (as an encoded record does), else a copy (so that a small
-// view kept for long does not keep a large buffer alive).
-function ownBuffer(value: Uint8Array): Buffer {
-  return value.byteLength === value.buffer.byteLength
-    ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-    : Buffer.from(value);
 }
 
 /** keyHash is a short sha256 of a memcached key, so log lines about one record can be correlated. */

@@ -14,9 +14,6 @@ export interface Versioned {
  * Keys are made by sessiond (see `keys.ts`): at most 250 bytes of printable ASCII with no spaces, so they
  * can reach memcached as they are. Lifetimes are in seconds (0 = no expiry; at most 30 days).
  *
- * Values are shared, not copied: a caller never writes into a value it passed in or was handed back (a
- * store may keep either, as the sealed store keeps the plaintexts it last saw).
- *
  * Errors: conflicts are answered by return values, never thrown. A store that cannot be reached
  * (connection refused, timeout) throws a `StoreUnavailableError`.
  */
