@@ -199,6 +199,34 @@ describe("metrics (--metrics)", function () {
     expect(values.filter((v) => v.includes("NoSuchMethod"))).to.deep.equal([]);
   });
 
+  it("counts a call whose deadline passed while memcached was frozen as DeadlineExceeded, not as its late answer", async () => {
+    // Past the namespace generation cache (1 s), so the call really waits for memcached.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await memcached.pause();
+    try {
+      const d = await moved(async () => {
+        const late = new Date(Date.now() + 300);
+        const get = client.call("get", { namespace: ns, sessionId: "late", package: "p" }, late);
+        expect(await failure(get)).to.equal(status.DEADLINE_EXCEEDED);
+        // The handler answers later (memcached's timeout, 1 s): that answer must not count as the call's end.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+      });
+      expect(d("grpc_server_handled_total", { ...unary("Get"), grpc_code: "DeadlineExceeded" })).to.equal(1);
+      expect(d("grpc_server_handled_total", unary("Get"))).to.equal(1);
+    } finally {
+      memcached.resume();
+      // Until the store answers again (its circuit breaker opened while memcached was frozen).
+      for (let i = 0; i < 100; i++) {
+        try {
+          await client.call("get", { namespace: ns, sessionId: "late", package: "p" });
+          break;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    }
+  });
+
   it("counts UNAVAILABLE calls and each failed memcached command of its server while memcached is stopped", async () => {
     await memcached.stop();
     // Past the namespace generation cache (1 s), so the call really needs memcached.

@@ -148,9 +148,11 @@ type Methods = typeof SessionService.method;
 
 /** SessionClient is a plain grpc-js client of sessiond.v1.SessionService. */
 export interface SessionClient {
+  /** call makes a unary call; `deadline` ends it with DEADLINE_EXCEEDED when it passes. */
   call<K extends Exclude<keyof Methods, "transaction">>(
     method: K,
     request: MessageInitShape<Methods[K]["input"]>,
+    deadline?: Date,
   ): Promise<MessageShape<Methods[K]["output"]>>;
   /** stream opens a Transaction stream; `deadline` ends it with DEADLINE_EXCEEDED when it passes. */
   stream(deadline?: Date): TransactionStreamDriver;
@@ -164,10 +166,12 @@ export function connectSessionClient(address: string, options: Record<string, nu
   const client = new RawClient(address, credentials.createInsecure(), options) as Client &
     Record<string, (...args: unknown[]) => unknown>;
   return {
-    call: (method, request) =>
+    call: (method, request, deadline) =>
       new Promise((resolve, reject) => {
         const message = create(SessionService.method[method].input, request as never);
-        client[method]!(message, (err: ServiceError | null, res: never) => (err ? reject(err) : resolve(res)));
+        const done = (err: ServiceError | null, res: never) => (err ? reject(err) : resolve(res));
+        if (deadline === undefined) client[method]!(message, done);
+        else client[method]!(message, { deadline }, done);
       }),
     stream: (deadline) =>
       new TransactionStreamDriver(
