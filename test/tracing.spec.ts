@@ -36,34 +36,47 @@ function withTraceparent(traceparent: string): Metadata {
   return metadata;
 }
 
+/** TracedSessiond is a sessiond process exporting to a receiver in the test, over its own memcached. */
+interface TracedSessiond {
+  memcached: MemcachedProcess;
+  receiver: OtlpReceiver;
+  sessiond: SessiondProcess & { address: string };
+  client: Client & Record<string, (...args: unknown[]) => unknown>;
+}
+
+/**
+ * tracedSessiond starts, before the suite's tests, memcached, an OTLP receiver and a sessiond exporting to
+ * it (with `env` added), and stops them after; its fields are set once the suite's `before` has run.
+ */
+function tracedSessiond(env: NodeJS.ProcessEnv = {}): TracedSessiond {
+  const t = {} as TracedSessiond;
+  before(async () => {
+    t.memcached = await startMemcached();
+    t.receiver = await startOtlpReceiver();
+    t.sessiond = await startSessiondProcess(["--memcached", t.memcached.address], {
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: t.receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "50", ...env },
+    });
+    t.client = new RawClient(t.sessiond.address, credentials.createInsecure()) as TracedSessiond["client"];
+  });
+  after(async () => {
+    t.client?.close();
+    t.sessiond?.child.kill("SIGTERM");
+    await t.sessiond?.waitForExit();
+    await t.receiver?.close();
+    await t.memcached?.stop();
+  });
+  return t;
+}
+
 const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) => spans.filter((s) => s.parentSpanId === parent.spanId);
 
 describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
   this.timeout(40_000);
-  let memcached: MemcachedProcess;
-  let receiver: OtlpReceiver;
-  let sessiond: SessiondProcess & { address: string };
-  let client: Client & Record<string, (...args: unknown[]) => unknown>;
-
-  before(async () => {
-    memcached = await startMemcached();
-    receiver = await startOtlpReceiver();
-    sessiond = await startSessiondProcess(["--memcached", memcached.address], {
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "50" },
-    });
-    client = new RawClient(sessiond.address, credentials.createInsecure()) as typeof client;
-  });
-  after(async () => {
-    client?.close();
-    sessiond?.child.kill("SIGTERM");
-    await sessiond?.waitForExit();
-    await receiver?.close();
-    await memcached?.stop();
-  });
+  const t = tracedSessiond();
 
   it("logs the endpoint it exports to, and the encoding: JSON unless told otherwise", () => {
-    const started = sessiond.lines.find((l) => l.msg === "sessiond started")!;
-    expect(started.tracing).to.equal(`${receiver.endpoint}/v1/traces`);
+    const started = t.sessiond.lines.find((l) => l.msg === "sessiond started")!;
+    expect(started.tracing).to.equal(`${t.receiver.endpoint}/v1/traces`);
     expect(started.tracingProtocol).to.equal("http/json");
   });
 
@@ -71,9 +84,11 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
     const upstream = caller();
     const request = create(GetRequestSchema, { namespace: ns, sessionId: "u1", package: "p" });
     await new Promise<void>((resolve, reject) =>
-      client.get!(request, withTraceparent(upstream.traceparent), (err: ServiceError | null) => (err ? reject(err) : resolve())),
+      t.client.get!(request, withTraceparent(upstream.traceparent), (err: ServiceError | null) =>
+        err ? reject(err) : resolve(),
+      ),
     );
-    const spans = await receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
+    const spans = await t.receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
     const server = spans.find((s) => s.traceId === upstream.traceId && s.kind === SERVER)!;
     expect(server.name).to.equal("sessiond.v1.SessionService/Get");
     expect(server.parentSpanId).to.equal(upstream.spanId);
@@ -81,28 +96,28 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
     expect(server.attributes).to.include({ "rpc.system": "grpc", "rpc.method": "Get", "rpc.grpc.status_code": 0 });
     // The reads of the namespace's generation (its copies: 3 keys on one server) and of the session
     // (memcached gets; a new namespace's generation is written with add), each a child span.
-    const children = childrenOf(await receiver.waitFor((all) => childrenOf(all, server).length >= 2), server);
+    const children = childrenOf(await t.receiver.waitFor((all) => childrenOf(all, server).length >= 2), server);
     for (const child of children) {
       expect(child.traceId).to.equal(upstream.traceId);
       expect(child.kind).to.equal(CLIENT);
       expect(child.name).to.match(/^memcached (gets|add)$/);
-      expect(child.attributes).to.include({ "db.system": "memcached", "server.port": memcached.port });
+      expect(child.attributes).to.include({ "db.system": "memcached", "server.port": t.memcached.port });
     }
     const reads = children.filter((s) => s.name === "memcached gets").map((s) => s.attributes["sessiond.store.keys"]);
     expect(reads, "a batched read is one span listing its key count").to.include(1);
-    expect(new Set(receiver.encodings)).to.deep.equal(new Set(["json"]));
+    expect(new Set(t.receiver.encodings)).to.deep.equal(new Set(["json"]));
   });
 
   it("gives a Transaction stream one span with an event per op, and its commit's writes as children", async () => {
     const upstream = caller();
-    const tx = new TransactionStreamDriver(client.transaction!(withTraceparent(upstream.traceparent)) as never);
+    const tx = new TransactionStreamDriver(t.client.transaction!(withTraceparent(upstream.traceparent)) as never);
     await tx.send(op("begin", { namespace: ns, sessionId: "tx1" }));
     await tx.send(op("set", { package: "p", data: { v: 1 } }));
     await tx.send(op("savepoint"));
     expect((await tx.send(op("rollback", { savepointId: 99 }))).error?.code).to.equal(5); // NOT_FOUND
     expect((await tx.send(op("commit"))).error).to.equal(undefined);
     await tx.end();
-    const spans = await receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
+    const spans = await t.receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
     const server = spans.find((s) => s.traceId === upstream.traceId && s.kind === SERVER)!;
     expect(server.name).to.equal("sessiond.v1.SessionService/Transaction");
     expect(server.parentSpanId).to.equal(upstream.spanId);
@@ -117,11 +132,11 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
   it("ends the span of a stream whose deadline passed with DEADLINE_EXCEEDED, as an error", async () => {
     const upstream = caller();
     const late = new TransactionStreamDriver(
-      client.transaction!(withTraceparent(upstream.traceparent), { deadline: new Date(Date.now() + 300) }) as never,
+      t.client.transaction!(withTraceparent(upstream.traceparent), { deadline: new Date(Date.now() + 300) }) as never,
     );
     await late.send(op("begin", { namespace: ns, sessionId: "late" }));
     expect((await late.ended).code).to.equal(4); // DEADLINE_EXCEEDED
-    const spans = await receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
+    const spans = await t.receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
     const server = spans.find((s) => s.traceId === upstream.traceId && s.kind === SERVER)!;
     expect(server.attributes["rpc.grpc.status_code"]).to.equal(4);
     expect(server.status.code).to.equal(2); // ERROR
@@ -143,7 +158,7 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
     });
 
     it("sends the caller's active span as traceparent, for one-shot calls and transactions", async () => {
-      const sdk = createSessionClient(sessiond.address);
+      const sdk = createSessionClient(t.sessiond.address);
       const tracer = provider.getTracer("caller");
       try {
         const unary = await tracer.startActiveSpan("checkout", async (span) => {
@@ -159,7 +174,7 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
           return span.spanContext();
         });
         expect(transaction.traceId).to.not.equal(unary.traceId);
-        const spans = await receiver.waitFor(
+        const spans = await t.receiver.waitFor(
           (all) => all.filter((s) => s.kind === SERVER && [unary.traceId, transaction.traceId].includes(s.traceId)).length >= 2,
         );
         const set = spans.find((s) => s.traceId === unary.traceId && s.kind === SERVER)!;
@@ -177,56 +192,33 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
 
 describe("traces as protobuf (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)", function () {
   this.timeout(40_000);
-  let memcached: MemcachedProcess;
-  let receiver: OtlpReceiver;
-  let sessiond: SessiondProcess & { address: string };
-  let client: Client & Record<string, (...args: unknown[]) => unknown>;
-
-  before(async () => {
-    memcached = await startMemcached();
-    receiver = await startOtlpReceiver();
-    sessiond = await startSessiondProcess(["--memcached", memcached.address], {
-      env: {
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-        OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
-        OTEL_BSP_SCHEDULE_DELAY: "50",
-      },
-    });
-    client = new RawClient(sessiond.address, credentials.createInsecure()) as typeof client;
-  });
-  after(async () => {
-    client?.close();
-    sessiond?.child.kill("SIGTERM");
-    await sessiond?.waitForExit();
-    await receiver?.close();
-    await memcached?.stop();
-  });
+  const t = tracedSessiond({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" });
 
   it("exports the same spans, encoded as protobuf: a server span continuing the caller, memcached children", async () => {
-    expect(sessiond.lines.find((l) => l.msg === "sessiond started")!.tracingProtocol).to.equal("http/protobuf");
+    expect(t.sessiond.lines.find((l) => l.msg === "sessiond started")!.tracingProtocol).to.equal("http/protobuf");
     const upstream = caller();
-    const tx = new TransactionStreamDriver(client.transaction!(withTraceparent(upstream.traceparent)) as never);
+    const tx = new TransactionStreamDriver(t.client.transaction!(withTraceparent(upstream.traceparent)) as never);
     await tx.send(op("begin", { namespace: ns, sessionId: "proto" }));
     await tx.send(op("set", { package: "p", data: { v: 1 } }));
     expect((await tx.send(op("commit"))).error).to.equal(undefined);
     await tx.end();
-    const spans = await receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
+    const spans = await t.receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
     const server = spans.find((s) => s.traceId === upstream.traceId && s.kind === SERVER)!;
     expect(server.name).to.equal("sessiond.v1.SessionService/Transaction");
     expect(server.parentSpanId).to.equal(upstream.spanId);
     expect(server.service).to.equal("sessiond");
     expect(server.attributes).to.include({ "rpc.system": "grpc", "rpc.grpc.status_code": 0, "sessiond.transaction.ops": 3 });
     expect(server.events.map((e) => e.name)).to.deep.equal(["begin", "set", "commit"]);
-    const children = childrenOf(await receiver.waitFor((all) => childrenOf(all, server).length >= 2), server);
+    const children = childrenOf(await t.receiver.waitFor((all) => childrenOf(all, server).length >= 2), server);
     expect(children.map((c) => c.kind)).to.satisfy((kinds: number[]) => kinds.every((k) => k === CLIENT));
     expect(children.map((c) => c.name)).to.include("memcached gets");
-    expect(children[0]!.attributes).to.include({ "db.system": "memcached", "server.port": memcached.port });
-    expect(new Set(receiver.encodings)).to.deep.equal(new Set(["protobuf"]));
+    expect(children[0]!.attributes).to.include({ "db.system": "memcached", "server.port": t.memcached.port });
+    expect(new Set(t.receiver.encodings)).to.deep.equal(new Set(["protobuf"]));
   });
 
   it("refuses to start (exit 2) with a protocol it cannot send, naming the variable", async () => {
     const refused = spawnProcess(process.execPath, ["--import", "tsx", "server/main.ts", "serve", "--listen", "127.0.0.1:0"], {
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_EXPORTER_OTLP_ENDPOINT: t.receiver.endpoint,
       OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "grpc",
     });
     expect((await refused.waitForExit(20_000)).code).to.equal(2);
