@@ -68,6 +68,13 @@ function tracedSessiond(env: NodeJS.ProcessEnv = {}): TracedSessiond {
   return t;
 }
 
+/** serverSpan waits for the server span of trace `traceId`; answers it with every span received so far. */
+async function serverSpan(receiver: OtlpReceiver, traceId: string): Promise<{ spans: ReceivedSpan[]; server: ReceivedSpan }> {
+  const isServer = (s: ReceivedSpan) => s.traceId === traceId && s.kind === SERVER;
+  const spans = await receiver.waitFor((all) => all.some(isServer));
+  return { spans, server: spans.find(isServer)! };
+}
+
 const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) => spans.filter((s) => s.parentSpanId === parent.spanId);
 
 describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
@@ -88,8 +95,7 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
         err ? reject(err) : resolve(),
       ),
     );
-    const spans = await t.receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
-    const server = spans.find((s) => s.traceId === upstream.traceId && s.kind === SERVER)!;
+    const { server } = await serverSpan(t.receiver, upstream.traceId);
     expect(server.name).to.equal("sessiond.v1.SessionService/Get");
     expect(server.parentSpanId).to.equal(upstream.spanId);
     expect(server.service).to.equal("sessiond");
@@ -117,8 +123,7 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
     expect((await tx.send(op("rollback", { savepointId: 99 }))).error?.code).to.equal(5); // NOT_FOUND
     expect((await tx.send(op("commit"))).error).to.equal(undefined);
     await tx.end();
-    const spans = await t.receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
-    const server = spans.find((s) => s.traceId === upstream.traceId && s.kind === SERVER)!;
+    const { spans, server } = await serverSpan(t.receiver, upstream.traceId);
     expect(server.name).to.equal("sessiond.v1.SessionService/Transaction");
     expect(server.parentSpanId).to.equal(upstream.spanId);
     expect(server.events.map((e) => e.name)).to.deep.equal(["begin", "set", "savepoint", "rollback", "commit"]);
@@ -136,8 +141,7 @@ describe("traces (OTEL_EXPORTER_OTLP_ENDPOINT)", function () {
     );
     await late.send(op("begin", { namespace: ns, sessionId: "late" }));
     expect((await late.ended).code).to.equal(4); // DEADLINE_EXCEEDED
-    const spans = await t.receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
-    const server = spans.find((s) => s.traceId === upstream.traceId && s.kind === SERVER)!;
+    const { server } = await serverSpan(t.receiver, upstream.traceId);
     expect(server.attributes["rpc.grpc.status_code"]).to.equal(4);
     expect(server.status.code).to.equal(2); // ERROR
     expect(server.events.map((e) => e.name)).to.deep.equal(["begin"]);
@@ -202,8 +206,7 @@ describe("traces as protobuf (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)", funct
     await tx.send(op("set", { package: "p", data: { v: 1 } }));
     expect((await tx.send(op("commit"))).error).to.equal(undefined);
     await tx.end();
-    const spans = await t.receiver.waitFor((all) => all.some((s) => s.traceId === upstream.traceId && s.kind === SERVER));
-    const server = spans.find((s) => s.traceId === upstream.traceId && s.kind === SERVER)!;
+    const { server } = await serverSpan(t.receiver, upstream.traceId);
     expect(server.name).to.equal("sessiond.v1.SessionService/Transaction");
     expect(server.parentSpanId).to.equal(upstream.spanId);
     expect(server.service).to.equal("sessiond");
