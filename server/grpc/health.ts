@@ -102,7 +102,7 @@ export function createHealthMonitor(ping: () => Promise<void>, intervalMs: numbe
 
 // Every asynchronous Store method: a method added to Store and not listed here fails to compile.
 const WATCHED_METHODS = ["get", "getMany", "cas", "add", "set", "append", "touch", "delete", "counter", "ping", "close"] as const;
-const everyMethodWatched: Exclude<keyof Store, (typeof WATCHED_METHODS)[number] | "replicaKeys"> extends never ? true : never =
+const everyMethodWatched: Exclude<keyof Store, (typeof WATCHED_METHODS)[number] | "replicaKeys" | "replicaKeyNear"> extends never ? true : never =
   true;
 void everyMethodWatched;
 
@@ -111,7 +111,10 @@ void everyMethodWatched;
  * `onUnavailable` (sessiond: an immediate health check). Everything else passes through unchanged.
  */
 export function watchStore(store: Store, onUnavailable: () => void): Store {
-  const watched = { replicaKeys: (key: string) => store.replicaKeys(key) } as Record<string, unknown>;
+  const watched = {
+    replicaKeys: (key: string) => store.replicaKeys(key),
+    replicaKeyNear: (key: string, near: string) => store.replicaKeyNear(key, near),
+  } as Record<string, unknown>;
   for (const name of WATCHED_METHODS) {
     const method = store[name] as (...args: unknown[]) => Promise<unknown>;
     watched[name] = (...args: unknown[]) =>

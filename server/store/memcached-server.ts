@@ -195,6 +195,7 @@ export function createMemcachedServer(address: string, options: MemcachedServerO
       return reply === false ? undefined : Number(reply);
     },
     replicaKeys: (key) => [key],
+    replicaKeyNear: (key) => key,
     async ping() {
       const reply = await send("version", () => client.version());
       if (reply === false || reply[0] !== "VERSION") {

@@ -112,6 +112,15 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     return keys;
   }
 
+  // replicaKeyNear: on a pool, the replica on near's server; on one server, one replica chosen by near's hash.
+  function replicaKeyNear(key: string, near: string): string {
+    const keys = replicaKeys(key);
+    if (ring.servers.length === 1) return keys[nearIndex(near, keys.length)]!;
+    // replicaKeys lists one key per server in ring.servers' order (every server is found in practice).
+    const at = ring.servers.indexOf(ring.serverFor(near));
+    return keys.length === ring.servers.length ? keys[at]! : (keys.find((k) => ring.serverFor(k) === ring.servers[at]) ?? keys[0]!);
+  }
+
   async function getMany(keys: readonly string[]): Promise<Map<string, Versioned>> {
     const byServer = new Map<Store, string[]>();
     for (const key of keys) {
@@ -137,6 +146,7 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     touch: (key, lifetimeSeconds) => serverFor(key).touch(key, lifetimeSeconds),
     delete: (key) => serverFor(key).delete(key),
     replicaKeys,
+    replicaKeyNear,
     async ping() {
       // A pool with one node down still serves every other node's keys (the failure policy: a node's loss
       // touches only its share), so health must not take the whole instance out: unavailable only when
@@ -149,6 +159,13 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
       await Promise.all([...servers.values()].map((server) => server.close()));
     },
   };
+}
+
+// nearIndex spreads keys over n replicas by a cheap, stable hash (FNV-1a): the same key, the same replica.
+function nearIndex(near: string, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < near.length; i++) h = Math.imul(h ^ near.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % n;
 }
 
 // withoutUndefined drops fields given as undefined, so they do not hide a default.

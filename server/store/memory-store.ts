@@ -187,6 +187,7 @@ export function createMemoryStore(options: Partial<MemoryStoreOptions> = {}): Me
     },
     // One process, one copy: nothing to spread.
     replicaKeys: (key) => [key],
+    replicaKeyNear: (key) => key,
     async ping() {
       if (closed) throw new StoreUnavailableError("memory store is closed");
     },

@@ -36,7 +36,7 @@ const OPENED_MEMORY = 4096;
  *   OPENED_MEMORY keys) is remembered with its sealed bytes: a read that finds exactly those bytes (compared
  *   whole, so a flipped byte is still caught) needs no decryption. A read-modify-write then pays one seal,
  *   not a seal and an open. Forgotten whenever the key file is read again.
- * Methods that carry no value (touch, delete, replicaKeys, ping, close) and counters (numbers memcached must
+ * Methods that carry no value (touch, delete, replicaKeys, replicaKeyNear, ping, close) and counters (numbers memcached must
  * read, which count and never name) pass through unchanged: a Store
  * method added later is one more such line here.
  */
@@ -166,6 +166,7 @@ export function createSealedStore(store: Store, keys: DataKeySource, logger: Sea
       return store.delete(key);
     },
     replicaKeys: (key) => store.replicaKeys(key),
+    replicaKeyNear: (key, near) => store.replicaKeyNear(key, near),
     ping: () => store.ping(),
     close: () => store.close(),
   };

@@ -52,6 +52,13 @@ export interface Store {
    * Always the same answer for the same key; the first entry may be `key` itself.
    */
   replicaKeys(key: string): readonly string[];
+  /**
+   * replicaKeyNear names the one key of `replicaKeys(key)` that lives on the same node as `near`, so that a
+   * value's copy can be read in the same request as `near` (one multi-key `gets`). On one server (which may
+   * be a proxy in front of a pool) it is one of the replica keys, chosen by `near`'s hash: always the same
+   * for the same pair.
+   */
+  replicaKeyNear(key: string, near: string): string;
   /** ping checks that the store answers (memcached `version`); throws StoreUnavailableError if not. */
   ping(): Promise<void>;
   /** close releases connections; the store is unusable afterwards. */
