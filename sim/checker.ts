@@ -115,7 +115,7 @@ function checkOrder(
       const b = sorted[j]!;
       const span = { invokedMs: a.op.invokedMs, completedMs: Math.max(a.op.completedMs, b.op.completedMs) };
       if (windows.some((w) => overlaps(w, span))) continue;
-      const before = a.op.completedMs < b.op.invokedMs;
+      const before = a.op.completedMs <= b.op.invokedMs;
       if (isPrefix(a.list, b.list) || (!before && isPrefix(b.list, a.list))) continue;
       const missing = a.list.find((e) => !b.list.includes(e));
       if (before && missing !== undefined) {

@@ -69,14 +69,14 @@ export function explainedLosses(history: History) {
 
   /** bindingAt answers a session's binding by the last binding op that answered ok before `t`; undefined when unsure. */
   function bindingAt(ops: readonly Op[], t: number): Binding | undefined {
-    let found: Binding | undefined;
-    for (const op of ops) {
-      const principal = principalOf(op);
-      if (principal === undefined || op.outcome === "fail" || op.completedMs >= t) continue;
-      if (op.outcome === "unknown") found = undefined;
-      else if (found === undefined || op.invokedMs > found.op.invokedMs) found = { principal, op };
-    }
-    return found;
+    const before = ops.filter((op) => principalOf(op) !== undefined && op.outcome !== "fail" && op.completedMs < t);
+    const last = before.filter((op) => op.outcome === "ok").sort((a, b) => b.invokedMs - a.invokedMs)[0];
+    if (last === undefined) return undefined;
+    // Surely the last only when every other binding op had answered before it was sent (else either may win).
+    if (before.some((op) => op !== last && op.completedMs > last.invokedMs)) return undefined;
+    if (ops.some((op) => principalOf(op) !== undefined && op.outcome === "unknown" && op.invokedMs < t && op.completedMs >= t))
+      return undefined;
+    return { principal: principalOf(last)!, op: last };
   }
 
   /**

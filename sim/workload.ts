@@ -128,6 +128,14 @@ export class Recorder {
     if (handle) this.handles.set(`${namespace}/${handle}`, session);
   }
 
+  /** namedIds lists every session id the workload was given, with its namespace and session name. */
+  namedIds(): Array<{ namespace: string; sessionId: string; session: string }> {
+    return [...this.ids].map(([key, session]) => {
+      const at = key.indexOf("/");
+      return { namespace: key.slice(0, at), sessionId: key.slice(at + 1), session };
+    });
+  }
+
   /** sessionsOf maps listed ids (or handles) to session names, leaving out those the workload never made. */
   sessionsOf(namespace: string, listed: readonly string[], by: "id" | "handle"): string[] {
     const map = by === "id" ? this.ids : this.handles;
