@@ -119,14 +119,17 @@ export class MemcachedNode {
       case "decr": {
         const item = this.live(command.key);
         if (item === undefined) return { word: "NOT_FOUND" };
-        const text = item.value.toString("latin1");
-        if (!/^\d{1,20}$/.test(text) || BigInt(text) > 0xffff_ffff_ffff_ffffn) {
+        // safe_strtoull: leading blanks, digits, then the end or a blank; at most 2^64 - 1.
+        const digits = /^\s*(\d{1,20})(?:\s|$)/.exec(item.value.toString("latin1"))?.[1];
+        if (digits === undefined || BigInt(digits) > 0xffff_ffff_ffff_ffffn) {
           return { word: "CLIENT_ERROR", message: "cannot increment or decrement non-numeric value" };
         }
-        const current = BigInt(text);
+        const current = BigInt(digits);
         const delta = BigInt(command.delta);
         const next = command.op === "incr" ? (current + delta) & 0xffff_ffff_ffff_ffffn : current > delta ? current - delta : 0n;
-        this.store(command.key, Buffer.from(String(next), "latin1"), item.exptime);
+        // do_add_delta rewrites a number no longer than the old value in place, padded with blanks.
+        const text = String(next);
+        this.store(command.key, Buffer.from(text.padEnd(Math.max(text.length, item.value.byteLength), " "), "latin1"), item.exptime);
         return { word: "NUMBER", value: Number(next) };
       }
     }
