@@ -115,7 +115,7 @@ export async function runSeed(seed: number, coreOptions: Partial<CoreOptions> = 
   };
 }
 
-// scheduleFaults picks 0-3 faults and their moments in the first 1.5 s (when the workload is busiest).
+// scheduleFaults picks 0-3 faults and their moments in the first 500 ms (while the workload is busy).
 function scheduleFaults(
   r: ReturnType<typeof createRandom>,
   scheduler: Scheduler,
@@ -127,7 +127,7 @@ function scheduleFaults(
   const count = r.int(4);
   for (let f = 0; f < count; f++) {
     const kind = r.weighted({ restart: 2, freeze: 2, "reply-lost": 3, crash: 2 });
-    const when = r.between(0, 1500);
+    const when = r.between(0, 500);
     const node = r.int(pool.nodes.length);
     if (kind === "restart") {
       const downMs = r.between(20, 300);
