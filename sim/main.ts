@@ -12,7 +12,6 @@ import { runSeed, type SeedResult } from "./simulation.js";
  *   violation with the operations that show it (shortest first); --dump writes the history as JSON;
  * - `--minutes M`: random seeds until M minutes have passed;
  * - `--skew-ms N`: instances' clocks are up to N ms off (default 300; 0: one clock);
- * - `--cache-ms N`: every core caches generations and stamps N ms (the options of the code before issue 18).
  * Exits 1 when any seed violated a rule (the failing seeds are listed), 2 on bad arguments.
  */
 const { values } = parseArgs({
@@ -22,7 +21,6 @@ const { values } = parseArgs({
     seed: { type: "string" },
     minutes: { type: "string" },
     dump: { type: "string" },
-    "cache-ms": { type: "string" },
     "skew-ms": { type: "string", default: "300" },
   },
 });
@@ -36,11 +34,6 @@ function integer(name: string, text: string | undefined): number {
   return n;
 }
 
-// --cache-ms N sets the cores' generation and stamp cache times (options of the code before issue 18), to explore.
-const coreOptions =
-  values["cache-ms"] === undefined
-    ? {}
-    : { generationCacheMs: integer("cache-ms", values["cache-ms"]), stampCacheMs: integer("cache-ms", values["cache-ms"]) };
 installDeterminism();
 const started = Date.now();
 const results: Array<
@@ -49,7 +42,7 @@ const results: Array<
 const failing: number[] = [];
 
 async function one(seed: number, verbose: boolean): Promise<void> {
-  const result = await runSeed(seed, coreOptions, integer("skew-ms", values["skew-ms"]));
+  const result = await runSeed(seed, {}, integer("skew-ms", values["skew-ms"]));
   const faults: Record<string, number> = {};
   for (const f of result.history.faults) faults[f.kind] = (faults[f.kind] ?? 0) + 1;
   results.push({

@@ -2,6 +2,7 @@ import type { Store } from "../store/store.js";
 import { invalidArgument } from "./errors.js";
 import type { Generations } from "./generations.js";
 import type { Keys } from "./keys.js";
+import { STAMP_SKEW_MS } from "./options.js";
 import { handlesIn, identityOf, type ListEntry, type PrincipalList } from "./principal-list.js";
 import type { PrincipalStamps } from "./principal-stamps.js";
 import type { Logger } from "./session-index.js";
@@ -44,6 +45,7 @@ export async function listPrincipalSessions(
   const entries = (await parts.principals.read(namespace, generation, principal)).filter((e) => e.handle > after);
   const sessions: SessionSummary[] = [];
   const dead: ListEntry[] = [];
+  const stampOf = parts.repository.stampReader();
   let nextPageToken = "";
   for (let start = 0; start < entries.length && nextPageToken === ""; start += limit) {
     const batch = entries.slice(start, start + limit);
@@ -51,7 +53,7 @@ export async function listPrincipalSessions(
     for (const entry of batch) {
       const item = found.get(parts.keys.sessionByHash(namespace, generation, entry.keyHash));
       const stored = parts.repository.fromEntry(namespace, generation, entry, item?.value, item?.version);
-      const live = stored?.record?.principal === principal && !(await parts.repository.isRevoked(stored));
+      const live = stored?.record?.principal === principal && !(await parts.repository.isRevoked(stored, stampOf));
       // A handle listed twice (a rotation appends its new key) shows once: the older key is gone.
       if (!live || sessions.at(-1)?.handle === entry.handle) {
         dead.push(entry);
@@ -105,9 +107,10 @@ export async function revokeSessions(
   // The count first: the list's counter (one command), or, when it is absent, the list itself.
   const counter = await parts.principals.count(namespace, generation, principal);
   const counted = counter ?? (await countListed(parts, namespace, generation, principal));
-  // Every session counted was bound by now (a record is written before its entry): a stamp later than
-  // now revokes them all.
-  const stampMs = parts.now() + 1;
+  // Every session counted was bound by now (a record is written before its entry) on this instance's clock,
+  // or up to STAMP_SKEW_MS later on an instance whose clock is ahead: a stamp later than that revokes them
+  // all. Sessions bound after the answer are bound past the stamp (SessionRepository.bindingTime).
+  const stampMs = parts.now() + STAMP_SKEW_MS + 1;
   const kept = new Set<string>();
   if (keep.size > 0) {
     for (const entry of await parts.principals.read(namespace, generation, principal, keep)) {
