@@ -1,5 +1,9 @@
-import type { AppendOp, History, ListOp, ListPrincipalOp, Op } from "./history.js";
-import { explainedLosses, type LossWindow, overlaps, principalOf } from "./losses.js";
+import { describe } from "./describe.js";
+import type { AppendOp, History, Op } from "./history.js";
+import { checkListing, checkPrincipalListing } from "./listing-rules.js";
+import { explainedLosses, type LossWindow, overlaps } from "./losses.js";
+
+export { describe } from "./describe.js";
 
 /**
  * Violation is one broken rule: its name (`RULES`), what happened in words, and the operations that show
@@ -171,132 +175,10 @@ function checkRemovals(
   }
 }
 
-function checkListing(
-  list: ListOp,
-  history: History,
-  bySession: Map<string, Op[]>,
-  losses: ReturnType<typeof explainedLosses>,
-  out: Violation[],
-) {
-  const listed = new Set(list.sessions ?? []);
-  for (const [session, ops] of bySession) {
-    const [namespace, name] = session.split("/") as [string, string];
-    if (namespace !== list.namespace) continue;
-    const create = ops.find((op) => op.kind === "create");
-    if (create?.outcome !== "ok") continue;
-    if (!listed.has(name) && create.completedMs < list.invokedMs) {
-      const span = { invokedMs: create.invokedMs, completedMs: list.completedMs };
-      const disturbed =
-        losses.of(session, ops).some((w) => overlaps(w, span)) ||
-        losses.storageFaultDuring(span) ||
-        ops.some((op) => (op.kind === "rotate" || op.kind === "delete") && op.outcome !== "fail" && overlaps(op, list));
-      if (!disturbed) {
-        out.push({
-          rule: "unlisted",
-          message: `${describe(list)} did not list ${session}, created by ${describe(create)}`,
-          ops: [create, list],
-        });
-      }
-    }
-    if (listed.has(name)) {
-      for (const inv of history.ops) {
-        if (inv.kind !== "invalidate" || inv.outcome !== "ok" || inv.namespace !== namespace) continue;
-        if (!(inv.completedMs < list.invokedMs && create.completedMs < inv.invokedMs)) continue;
-        const rewritten = ops.some(
-          (op) => isWrite(op) && op.outcome !== "fail" && op.completedMs > inv.invokedMs && op.invokedMs < list.completedMs,
-        );
-        if (!rewritten) {
-          out.push({
-            rule: "listed-removed",
-            message: `${describe(list)} listed ${session}, invalidated by ${describe(inv)}`,
-            ops: [create, inv, list],
-          });
-          break;
-        }
-      }
-    }
-  }
-}
-
-function checkPrincipalListing(
-  list: ListPrincipalOp,
-  history: History,
-  bySession: Map<string, Op[]>,
-  losses: ReturnType<typeof explainedLosses>,
-  out: Violation[],
-) {
-  const listed = new Set(list.sessions ?? []);
-  for (const [session, ops] of bySession) {
-    const [namespace, name] = session.split("/") as [string, string];
-    if (namespace !== list.namespace) continue;
-    const binding = losses.bindingAt(ops, list.invokedMs);
-    if (binding === undefined || binding.principal !== list.principal) continue;
-    const bound = binding.op;
-    const span = { invokedMs: bound.invokedMs, completedMs: list.completedMs };
-    const rebound = ops.some(
-      (op) =>
-        op !== bound &&
-        principalOf(op) !== undefined &&
-        op.outcome !== "fail" &&
-        op.invokedMs > bound.invokedMs &&
-        op.invokedMs < list.completedMs,
-    );
-    if (rebound) continue;
-    if (!listed.has(name)) {
-      const disturbed =
-        losses.of(session, ops).some((w) => overlaps(w, span)) ||
-        losses.storageFaultDuring(span) ||
-        ops.some((op) => (op.kind === "rotate" || op.kind === "delete") && op.outcome !== "fail" && overlaps(op, list));
-      if (!disturbed) {
-        out.push({
-          rule: "unlisted",
-          message: `${describe(list)} did not list ${session}, bound by ${describe(bound)}`,
-          ops: [bound, list],
-        });
-      }
-      continue;
-    }
-    for (const removal of history.ops) {
-      if (removal.outcome !== "ok" || removal.namespace !== namespace) continue;
-      if (removal.kind !== "invalidate" && !(removal.kind === "revoke" && removal.principal === list.principal)) continue;
-      if (!(removal.completedMs < list.invokedMs && bound.completedMs < removal.invokedMs)) continue;
-      const rewritten =
-        removal.kind === "invalidate" &&
-        ops.some(
-          (op) => isWrite(op) && op.outcome !== "fail" && op.completedMs > removal.invokedMs && op.invokedMs < list.completedMs,
-        );
-      if (!rewritten) {
-        out.push({
-          rule: "listed-removed",
-          message: `${describe(list)} listed ${session}, bound by ${describe(bound)} and removed by ${describe(removal)}`,
-          ops: [bound, removal, list],
-        });
-        break;
-      }
-    }
-  }
-}
-
-function isWrite(op: Op): boolean {
-  return op.kind === "append" || op.kind === "bind" || op.kind === "rotate" || op.kind === "create";
-}
-
 function isPrefix(a: readonly number[], b: readonly number[]): boolean {
   return a.length <= b.length && a.every((e, i) => b[i] === e);
 }
 
 function show(list: readonly number[]): string {
   return `[${list.join(",")}]`;
-}
-
-/** describe names an operation in a report: `#12 append(e=7) s3 on i1 [40.5..52.0 ms] ok`. */
-export function describe(op: Op): string {
-  const what =
-    op.kind === "append"
-      ? `append(${op.element})`
-      : op.kind === "revoke" || op.kind === "list-principal" || op.kind === "bind"
-        ? `${op.kind}(${op.principal})`
-        : op.kind;
-  const target = "session" in op ? ` ${op.namespace}/${op.session}` : ` ${op.namespace}`;
-  return `#${op.index} ${what}${target} on ${op.instance} [${op.invokedMs.toFixed(1)}..${op.completedMs.toFixed(1)} ms] ${op.outcome}`;
 }

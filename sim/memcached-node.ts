@@ -129,7 +129,11 @@ export class MemcachedNode {
         const next = command.op === "incr" ? (current + delta) & 0xffff_ffff_ffff_ffffn : current > delta ? current - delta : 0n;
         // do_add_delta rewrites a number no longer than the old value in place, padded with blanks.
         const text = String(next);
-        this.store(command.key, Buffer.from(text.padEnd(Math.max(text.length, item.value.byteLength), " "), "latin1"), item.exptime);
+        this.store(
+          command.key,
+          Buffer.from(text.padEnd(Math.max(text.length, item.value.byteLength), " "), "latin1"),
+          item.exptime,
+        );
         return { word: "NUMBER", value: Number(next) };
       }
     }

@@ -148,6 +148,15 @@ describe("the simulation's history checker", () => {
     expect(rules(history(create("s1", 0, 5, "p"), revoke("p", 10, 20), listPrincipal("p", [], 30, 40)))).to.deep.equal([]);
   });
 
+  it("does not expect a principal's listing to show a session whose binding raced another binding", () => {
+    const unbind = op({ kind: "bind", session: "s1", principal: "" }, 10, 40);
+    const bind = op({ kind: "bind", session: "s1", principal: "p" }, 15, 20);
+    expect(rules(history(create("s1", 0, 5), unbind, bind, listPrincipal("p", [], 50, 60)))).to.deep.equal([]);
+    // Once the unbinding answered before the binding was sent, the binding is the last word.
+    const before = op({ kind: "bind", session: "s1", principal: "" }, 10, 12);
+    expect(rules(history(create("s1", 0, 5), before, bind, listPrincipal("p", [], 50, 60)))).to.deep.equal(["unlisted"]);
+  });
+
   it("orders violations with the shortest explanation first", () => {
     const h = history(
       create("s1", 0, 5),
