@@ -4,7 +4,7 @@ import type { CoreOptions } from "../server/core/options.js";
 import { checkHistory, type Violation } from "./checker.js";
 import { coreClient, SimInstance } from "./core-client.js";
 import { enterWorld } from "./determinism.js";
-import type { History } from "./history.js";
+import type { Fault, History } from "./history.js";
 import { createRandom } from "./random.js";
 import { Scheduler } from "./scheduler.js";
 import { SimPool } from "./sim-pool.js";
@@ -72,7 +72,8 @@ export async function runSeed(seed: number, coreOptions: Partial<CoreOptions> = 
       recorder.fault({ kind: "clock-skew", target: `i${i}`, startMs: 0, endMs: 0, detail: `${skew > 0 ? "+" : ""}${skew} ms` });
     return new SimInstance(`i${i}`, pool, { now: () => Math.floor(scheduler.now()) + skew, indexShards: 4, ...coreOptions });
   });
-  scheduleFaults(r, scheduler, pool, instances, recorder);
+  const restarts: Array<{ fault: Fault; held: Set<string> }> = [];
+  scheduleFaults(r, scheduler, pool, instances, recorder, restarts);
 
   let history: History | undefined;
   const run = runWorkload(
@@ -95,6 +96,7 @@ export async function runSeed(seed: number, coreOptions: Partial<CoreOptions> = 
   enterWorld(undefined);
   void run;
   const final = history ?? recorder.finish();
+  nameRestarts(restarts, recorder);
   const violations = checkHistory(final);
   if (!finished)
     violations.unshift({
@@ -122,6 +124,7 @@ function scheduleFaults(
   pool: SimPool,
   instances: SimInstance[],
   recorder: Recorder,
+  restarts: Array<{ fault: Fault; held: Set<string> }>,
 ) {
   const at = () => scheduler.now() - START_MS;
   const count = r.int(4);
@@ -132,13 +135,17 @@ function scheduleFaults(
     if (kind === "restart") {
       const downMs = r.between(20, 300);
       scheduler.after(when, () => {
-        recorder.fault({
+        const fault: Fault = {
           kind: "node-restart-empty",
           target: `m${node}`,
           startMs: at(),
           endMs: at() + downMs,
-          sessions: sessionsOn(pool, node, recorder),
-        });
+          sessions: [],
+        };
+        // Which sessions it held is told once the run is over: a creation or rotation answered after the
+        // restart may have written its new id there before it.
+        restarts.push({ fault, held: sessionKeysOn(pool, node) });
+        recorder.fault(fault);
         pool.restartEmpty(node, downMs);
       });
     } else if (kind === "freeze") {
@@ -167,15 +174,23 @@ function scheduleFaults(
   }
 }
 
-// sessionsOn names the workload's sessions whose record is on a node (those a restart of it loses).
-function sessionsOn(pool: SimPool, node: number, recorder: Recorder): string[] {
-  const keys = new Keys(KEY_PREFIX);
-  const held = new Set(
+// sessionKeysOn answers "namespace/hash of id" of every session record on a node (what a restart loses).
+function sessionKeysOn(pool: SimPool, node: number): Set<string> {
+  return new Set(
     pool.nodes[node]!.keys().flatMap((key) => {
       const match = /^[^:]+:([^:]+):[^:]+:s:([^:]+)$/.exec(key);
       return match ? [`${match[1]}/${match[2]}`] : [];
     }),
   );
-  const named = recorder.namedIds().filter((n) => held.has(`${n.namespace}/${keys.sessionHash(n.sessionId)}`));
-  return [...new Set(named.map((n) => `${n.namespace}/${n.session}`))].sort();
+}
+
+// nameRestarts tells each restart which of the workload's sessions it held, now that every id is known.
+function nameRestarts(restarts: ReadonlyArray<{ fault: Fault; held: Set<string> }>, recorder: Recorder): void {
+  const keys = new Keys(KEY_PREFIX);
+  const ids = recorder
+    .namedIds()
+    .map((n) => ({ hash: `${n.namespace}/${keys.sessionHash(n.sessionId)}`, name: `${n.namespace}/${n.session}` }));
+  for (const { fault, held } of restarts) {
+    fault.sessions = [...new Set(ids.filter((n) => held.has(n.hash)).map((n) => n.name))].sort();
+  }
 }

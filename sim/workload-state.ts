@@ -205,7 +205,8 @@ export class WorkloadState {
     await this.use(this.random.pick(free), alone, run);
   }
 
-  private async use(s: Tracked, alone: boolean, run: (s: Tracked) => Promise<unknown>): Promise<void> {
+  /** use runs `run` on a session unless a rotation or deletion has it (or, when `alone`, anyone has it). */
+  async use(s: Tracked, alone: boolean, run: (s: Tracked) => Promise<unknown>): Promise<void> {
     if (s.retired || s.alone || (alone && s.users > 0)) return;
     s.users++;
     s.alone = alone;

@@ -93,7 +93,7 @@ export async function runWorkload(
   const worker = async (w: number) => {
     const client = clients[w % clients.length]!;
     const first = await state.create(client, options.namespaces[0]!, random.chance(0.5) ? random.pick(options.principals) : "");
-    if (first) await state.append(client, first);
+    if (first) await state.use(first, false, () => state.append(client, first));
     while (steps < options.ops && !options.shouldStop?.()) {
       steps++;
       await state.step(random.weighted(weights));
