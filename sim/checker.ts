@@ -166,13 +166,20 @@ function checkRemovals(
           out.push({
             rule,
             message: `${describe(op)} read element ${e} (appended by ${describe(append)}) after ${describe(removal)} had answered`,
-            ops: [append, removal, op],
+            // The session's writes that raced the removal (a rotation carrying old data over, say) explain how.
+            ops: [append, removal, ...racing(ops, removal), op].sort((x, y) => x.index - y.index),
           });
           break;
         }
       }
     }
   }
+}
+
+// racing answers the writes of a session (not failed) that overlapped an operation.
+function racing(ops: readonly Op[], removal: Op): Op[] {
+  const writes = new Set(["append", "rotate", "bind", "create"]);
+  return ops.filter((o) => writes.has(o.kind) && o.outcome !== "fail" && overlaps(o, removal));
 }
 
 function isPrefix(a: readonly number[], b: readonly number[]): boolean {

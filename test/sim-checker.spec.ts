@@ -122,6 +122,14 @@ describe("the simulation's history checker", () => {
     expect(rules(history(...before, read("s1", [1], 35, 60)))).to.deep.equal([]);
   });
 
+  it("names the session's writes that raced the InvalidateAll, such as a rotation that carried old data over", () => {
+    const rotate = op({ kind: "rotate", session: "s1" }, 35, 50);
+    const h = history(create("s1", 0, 5), append("s1", 1, [], 10, 20), invalidate(30, 40), rotate, read("s1", [1], 60, 70));
+    const [violation] = checkHistory(h);
+    expect(violation?.rule).to.equal("read-after-invalidate");
+    expect(violation?.ops.map((o) => o.kind)).to.deep.equal(["append", "invalidate", "rotate", "read"]);
+  });
+
   it("catches a read after an answered revocation of the session's principal that still shows its data", () => {
     const bound = (principal: string) => [create("s1", 0, 5, principal), append("s1", 1, [], 10, 20), revoke("p", 30, 40)];
     expect(rules(history(...bound("p"), read("s1", [1], 50, 60)))).to.deep.equal(["read-after-revoke"]);
