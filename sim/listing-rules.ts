@@ -26,7 +26,7 @@ export function checkListing(
       const disturbed =
         losses.of(session, ops).some((w) => overlaps(w, span)) ||
         losses.storageFaultDuring(span) ||
-        ops.some((op) => (op.kind === "rotate" || op.kind === "delete") && op.outcome !== "fail" && overlaps(op, list));
+        ops.some((op) => movedAway(op, list));
       if (!disturbed) {
         out.push({
           rule: "unlisted",
@@ -117,6 +117,13 @@ export function checkPrincipalListing(
       }
     }
   }
+}
+
+// movedAway says an op may have moved the session off the id the workload knows, for a listing by id:
+// a rotation or delete running meanwhile, or a rotation whose new id never came back (unknown outcome).
+function movedAway(op: Op, list: ListOp): boolean {
+  if (op.kind !== "rotate" && op.kind !== "delete") return false;
+  return op.outcome !== "fail" && (overlaps(op, list) || (op.outcome === "unknown" && op.invokedMs < list.completedMs));
 }
 
 function isWrite(op: Op): boolean {
