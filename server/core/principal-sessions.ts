@@ -108,9 +108,11 @@ export async function revokeSessions(
   const counter = await parts.principals.count(namespace, generation, principal);
   const counted = counter ?? (await countListed(parts, namespace, generation, principal));
   // Every session counted was bound by now (a record is written before its entry) on this instance's clock,
-  // or up to STAMP_SKEW_MS later on an instance whose clock is ahead: a stamp later than that revokes them
-  // all. Sessions bound after the answer are bound past the stamp (SessionRepository.bindingTime).
-  const stampMs = parts.now() + STAMP_SKEW_MS + 1;
+  // or up to STAMP_SKEW_MS later on an instance whose clock is ahead, or at the current stamp (a binding
+  // after an earlier revocation, see SessionRepository.bindingTime): a stamp later than all of that revokes
+  // them all. Sessions bound after the answer are bound at or past the new stamp.
+  const settings = parts.repository.settingsOf(namespace);
+  const stampMs = Math.max(parts.now() + STAMP_SKEW_MS, await parts.stamps.stampOf(namespace, principal, settings)) + 1;
   const kept = new Set<string>();
   if (keep.size > 0) {
     for (const entry of await parts.principals.read(namespace, generation, principal, keep)) {

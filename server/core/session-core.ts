@@ -192,6 +192,9 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
       await retrying(namespace, sessionId, async (old) => {
         newId = newSessionId();
         const target = await repository.read(namespace, newId);
+        // Both ends of a move belong to one generation: were the target read under a newer one (an
+        // InvalidateAll ran meanwhile), the old data would be carried past the invalidation. Read again.
+        if (target.generation !== old.generation) return false;
         const record = old.record;
         const packages = record?.packages ?? {};
         handle = record?.handle || newHandle();
