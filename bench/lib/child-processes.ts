@@ -2,7 +2,7 @@ import type { ChildProcess, StdioOptions } from "node:child_process";
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { connect, createServer } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** BENCH_ROOT is the repository root: child scripts and `tsx` resolve from here. */
@@ -70,6 +70,16 @@ export function spawnScript(
 // Internal: where the bench compiles the repository, and whether this process has done it yet.
 const BUILD_DIR = ".bench-build";
 let built = false;
+
+/**
+ * compiledTree answers the folder holding the compiled repository (the work tree's, or as of git commit
+ * `ref`), compiling it first if this process has not: import its modules to compare two versions of the
+ * code in one process.
+ */
+export function compiledTree(ref?: string): string {
+  const main = ref === undefined ? compiled("server/main.ts") : compiledAt(ref, "server/main.ts");
+  return resolve(BENCH_ROOT, main, "../..");
+}
 
 // compiled answers the compiled path of a repository file, compiling the repository the first time.
 function compiled(file: string): string {
