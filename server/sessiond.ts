@@ -45,13 +45,15 @@ export interface Sessiond {
   readonly server: SessionServer;
   /** start listens on config.listen and logs one line; resolves to the address bound (HOST:PORT). */
   start(): Promise<string>;
-  /** stop drains (see SessionServer.shutdown) within the grace period, closes the store, logs one line. */
+  /** stop drains (see SessionServer.shutdown) within the grace period, closes the store, wipes the data keys, logs one line. */
   stop(reason: string): Promise<void>;
   /**
-   * reloadDataKeys re-reads the data key file (SIGHUP) and logs the key ids in use; a bad file keeps the
-   * keys in use and logs an error. Without --data-keys it does nothing.
+   * reloadDataKeys re-reads the data key file (SIGHUP), wipes the keys it replaces and logs the key ids in
+   * use; a bad file keeps the keys in use and logs an error. Without --data-keys it does nothing.
    */
   reloadDataKeys(): void;
+  /** wipeDataKeys zeroes the data keys' secrets (at exit; `stop` does it too). Without --data-keys it does nothing. */
+  wipeDataKeys(): void;
   /**
    * reloaders are what SIGHUP reads again, in order, each logging what it did; one that fails logs an error
    * and keeps its old state. Today: the TLS files, and the config file's `tokens` and `access`.
@@ -206,8 +208,12 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
       logger.info({ reason, openTransactions, graceSeconds: config.graceSeconds }, "sessiond stopping");
       await running.shutdown(config.graceSeconds * 1000);
       await store.close();
+      dataKeys?.close(); // nothing seals or opens once the store is closed: wipe the secrets
       await telemetry?.close();
       logger.info({ reason, ms: Math.round(performance.now() - started) }, "sessiond stopped");
+    },
+    wipeDataKeys() {
+      dataKeys?.close();
     },
     reloadDataKeys() {
       if (dataKeys === undefined) return;
@@ -247,6 +253,8 @@ export async function serve(config: Config): Promise<void> {
   });
   const telemetry = await createTelemetry({ metrics: config.metrics, clusterWorker: cluster.isWorker, env: process.env }, logger);
   const sessiond = createSessiond(config, logger, { telemetry });
+  // Whichever way the process ends (a drain, a fatal error), the data keys' secrets are zeroed first.
+  process.on("exit", () => sessiond.wipeDataKeys());
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -242,7 +242,7 @@ function keyPrefix(value: unknown, from: string): string {
 function dataKeyFile(value: unknown, from: string): string {
   const path = String(value);
   try {
-    readDataKeyFile(path);
+    readDataKeyFile(path).wipe(); // only checked here: sessiond reads the file again to use it
   } catch (err) {
     if (err instanceof DataKeyError) throw new ConfigError(`${from}: ${err.message}`);
     throw err;

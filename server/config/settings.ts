@@ -133,7 +133,7 @@ export const SETTINGS: readonly Setting[] = [
     "data-keys",
     "FILE",
     undefined,
-    "seal every memcached record (AES-256-GCM): lines of ID:BASE64, the first key seals, all open; SIGHUP re-reads",
+    "seal every memcached record (XChaCha20-Poly1305, libsodium): lines of ID:BASE64, the first key seals, all open; SIGHUP re-reads",
     "none: records stored in clear",
   ),
   setting("workers", "N", 1, "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
