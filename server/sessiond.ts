@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { type Logger, pino } from "pino";
 import { createAccessControl } from "./access/access-control.js";
+import { isLoopbackHost } from "./access/loopback.js";
 import { createTlsCredentials } from "./access/tls-credentials.js";
 import { type Config, loadAccessSettings } from "./config/config.js";
 import { ConfigError } from "./config/settings.js";
@@ -126,7 +127,7 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
     if (err instanceof OptionsError) throw new ConfigError(err.message, { cause: err });
     throw err;
   }
-  const access = createAccessControl(config.access, logger);
+  const access = createAccessControl(config.access, logger, { openAccess: config.openAccess });
   const tls =
     config.tlsCert === undefined || config.tlsKey === undefined
       ? undefined
@@ -167,8 +168,14 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
           "memcached records are stored in clear: whoever reaches memcached reads every session id and its data; pass --data-keys FILE to seal them",
         );
       }
-      if (!access.enforcing) {
-        logger.warn("no access section in the config file: every caller may read, write and administer every namespace");
+      if (access.mode === "open") {
+        logger.warn(
+          "--open-access and no access section in the config file: every caller, from any address, may read, write and administer every namespace",
+        );
+      } else if (access.mode === "loopback") {
+        logger.warn(
+          "no access section in the config file: only loopback callers are answered, each may read, write and administer every namespace; others get PERMISSION_DENIED (add an access section, or --open-access)",
+        );
       }
       if (tls === undefined && !isLoopback(config.listen)) {
         logger.warn(
@@ -190,7 +197,7 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
           tracing: telemetry?.tracingEndpoint,
           ...(telemetry?.tracingProtocol === undefined ? {} : { tracingProtocol: telemetry.tracingProtocol }),
           tls: tls === undefined ? false : config.tlsClientCa === undefined ? "tls" : "mtls",
-          access: access.enforcing ? "rules" : "open",
+          access: access.mode,
           bounds: {
             maxMessageBytes: config.maxMessageBytes,
             maxTransactions: config.maxTransactions,
@@ -278,6 +285,5 @@ export async function serve(config: Config): Promise<void> {
 
 /** isLoopback says whether a HOST:PORT listens on loopback only (127.0.0.0/8, ::1, localhost). */
 export function isLoopback(address: string): boolean {
-  const host = address.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return isLoopbackHost(address.replace(/:\d+$/, ""));
 }

@@ -25,6 +25,8 @@ export interface Setting {
   readonly help: string;
   /** fileOnly: false for every setting that has a flag; the config file alone has `namespaces`. */
   readonly fileOnly?: boolean;
+  /** switch: a flag given alone (`--open-access`), meaning true; its variable and file key take true or false. */
+  readonly switch?: boolean;
 }
 
 export { ConfigError } from "./config-error.js";
@@ -161,6 +163,16 @@ export const SETTINGS: readonly Setting[] = [
   ),
   setting("reflection", "true|false", server.reflection, "serve gRPC server reflection (v1 and v1alpha)"),
   {
+    ...setting(
+      "open-access",
+      "",
+      false,
+      "without an access section, answer callers from any address, on purpose (one warning at start); else others get PERMISSION_DENIED",
+      "false: loopback callers only",
+    ),
+    switch: true,
+  },
+  {
     name: "namespaces",
     env: "",
     arg: "",
@@ -183,7 +195,7 @@ export const SETTINGS: readonly Setting[] = [
     env: "",
     arg: "",
     fallback: undefined,
-    defaultText: "none: every caller may do everything",
+    defaultText: "none: loopback callers only",
     help: 'config file only: [{identity, namespaces, allow}], identity exact, "*" or "anonymous"; allow of read, write, admin; SIGHUP re-reads it',
     fileOnly: true,
   },
