@@ -36,7 +36,7 @@ export const USAGE = `usage: npx tsx bench/run.ts [flags]
                        mc-set, stream-cas-lockstep, tx-lockstep, tx-savepoint, get-w2, get-metrics, get-tracing,
                        tx-metrics, tx-tracing, get-tracing-proto, tx-tracing-proto, get-sealed, set-sealed,
                        tx-sealed, get-cold, get-cold-sealed, echo-grpc-js (optional),
-                       memory (default: all but optional)
+                       memory, seal (the cipher's cost per record; default: all but optional)
   --concurrency <list> concurrencies (1,64)
   --load-procs <n>     load-generator processes sharing a concurrency above 1 (2)
   --connections <n>    HTTP/2 connections per load process (2)
