@@ -46,7 +46,10 @@ export interface Sessiond {
   readonly server: SessionServer;
   /** start listens on config.listen and logs one line; resolves to the address bound (HOST:PORT). */
   start(): Promise<string>;
-  /** stop drains (see SessionServer.shutdown) within the grace period, closes the store, wipes the data keys, logs one line. */
+  /**
+   * stop drains (see SessionServer.shutdown) within the grace period, closes the store, wipes the data
+   * keys, logs one line.
+   */
   stop(reason: string): Promise<void>;
   /**
    * reloadDataKeys re-reads the data key file (SIGHUP), wipes the keys it replaces and logs the key ids in

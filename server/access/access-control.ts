@@ -25,7 +25,10 @@ export interface AuditEntry {
 
 /** AccessOptions are the access settings that come from flags, not from the config file's sections. */
 export interface AccessOptions {
-  /** openAccess (`--open-access`): without an `access` section, answer callers from any address. Default false: loopback only. */
+  /**
+   * openAccess (`--open-access`): without an `access` section, answer callers from any address. Default
+   * false: loopback callers only (protected mode).
+   */
   openAccess: boolean;
 }
 

@@ -20,10 +20,11 @@ type UnaryHandler = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnar
 /**
  * guardHandlers wraps every handler of sessiond.v1.SessionService so that access is checked once, in this
  * one place, before the handler runs: the caller's address is admitted (protected mode: without an access
- * section, only loopback callers; PERMISSION_DENIED otherwise, a stream refused whole); the caller is authenticated (UNAUTHENTICATED otherwise); a unary
- * call needs its method's permission on the request's namespace (PERMISSION_DENIED otherwise, fail closed
- * for a method the permission table lacks); a Transaction stream gets an OpGuard checking each op. Every
- * refusal and every admin call (ListSessions, InvalidateAll) is audited.
+ * section, only loopback callers; PERMISSION_DENIED otherwise, a stream refused whole); the caller is
+ * authenticated (UNAUTHENTICATED otherwise); a unary call needs its method's permission on the request's
+ * namespace (PERMISSION_DENIED otherwise, fail closed for a method the permission table lacks); a
+ * Transaction stream gets an OpGuard checking each op. Every refusal and every admin call (ListSessions,
+ * InvalidateAll) is audited.
  */
 export function guardHandlers(
   handlers: Record<string, UntypedHandleCall>,

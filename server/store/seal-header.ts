@@ -46,7 +46,10 @@ export function writeHeader(format: number, keyId: string, expiresAt: number, le
   return aad;
 }
 
-/** readAssociatedData builds, in the same reused buffer, the associated data of a stored chunk whose header starts at `offset`. */
+/**
+ * readAssociatedData builds, in the same reused buffer, the associated data of a stored chunk whose header
+ * starts at `offset`.
+ */
 export function readAssociatedData(bytes: Buffer, offset: number, storeKey: string): Buffer {
   const size = headerBytes(bytes[offset + 2]!);
   const aad = associatedData(size, storeKey);
