@@ -19,12 +19,14 @@ COPY client ./client
 COPY rpc ./rpc
 RUN npm run build
 
-FROM node:20-alpine AS runtime-deps
+# The runtime runs on glibc, not Alpine's musl: sealed storage (--data-keys) needs libsodium, whose
+# sodium-native binary links glibc (on musl sessiond refuses --data-keys and names the platform).
+FROM node:20-bookworm-slim AS runtime-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-FROM node:20-alpine AS runtime
+FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     SESSIOND_LISTEN=0.0.0.0:50051
 WORKDIR /app

@@ -17,6 +17,7 @@ import { formatTable, medianPoints, ratios } from "./lib/report.js";
 import type { PointResult } from "./lib/row-runner.js";
 import { runRow } from "./lib/row-runner.js";
 import { runOrder, selectRows } from "./lib/rows.js";
+import { formatSeal, medianSeal, runSealRow, type SealResult } from "./lib/seal-row.js";
 import { startMemcached } from "./lib/servers.js";
 
 /** machine describes where the numbers were measured. */
@@ -45,12 +46,18 @@ async function benchmark(options: BenchOptions): Promise<void> {
   const rows = selectRows(options.only);
   if (options.cpuProfDir) profileChildren(resolve(options.cpuProfDir));
   const withMemory = options.only.length === 0 || options.only.includes("memory");
+  const withSeal = options.only.length === 0 || options.only.includes("seal");
   const memcached = await startMemcached();
   progress(`memcached on ${memcached.address}; ${rows.length} rows x ${options.runs} run(s)`);
   const runs: PointResult[][] = [];
   const memoryRuns: MemoryResult[][] = [];
+  const sealRuns: SealResult[][] = [];
   try {
     for (let run = 0; run < options.runs; run++) {
+      if (withSeal) {
+        sealRuns.push(runSealRow());
+        progress(`run ${run + 1} ${formatSeal(sealRuns.at(-1)!)}`);
+      }
       const points: PointResult[] = [];
       for (const row of runOrder(rows, run)) {
         for (const point of await runRow(row, memcached, options, run)) {
@@ -73,6 +80,7 @@ async function benchmark(options: BenchOptions): Promise<void> {
   const medians = medianPoints(runs);
   const ratioResults = ratios(runs);
   const memory = medianMemory(memoryRuns);
+  const seal = medianSeal(sealRuns);
   const title =
     `sessiond bench: ${options.runs > 1 ? `medians of ${options.runs} runs` : "1 run"}, ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s per point, ` +
     `${options.loadProcesses} load processes x ${options.connections} connections (${options.client} client)`;
@@ -82,9 +90,21 @@ async function benchmark(options: BenchOptions): Promise<void> {
   );
   console.log(formatTable(medians, ratioResults));
   if (memory.length > 0) console.log(`\n${formatMemory(memory)}`);
+  if (seal.length > 0) console.log(`\n${formatSeal(seal)}`);
   const out = resolve(BENCH_ROOT, options.out);
   mkdirSync(dirname(out), { recursive: true });
-  const report = { date: new Date().toISOString(), machine: m, options, medians, ratios: ratioResults, memory, runs, memoryRuns };
+  const report = {
+    date: new Date().toISOString(),
+    machine: m,
+    options,
+    medians,
+    ratios: ratioResults,
+    memory,
+    seal,
+    runs,
+    memoryRuns,
+    sealRuns,
+  };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nJSON: ${options.out}`);
 }

@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { type Logger, pino } from "pino";
 import { createAccessControl } from "./access/access-control.js";
+import { isLoopbackHost } from "./access/loopback.js";
 import { createTlsCredentials } from "./access/tls-credentials.js";
 import { type Config, loadAccessSettings } from "./config/config.js";
 import { ConfigError } from "./config/settings.js";
@@ -45,13 +46,18 @@ export interface Sessiond {
   readonly server: SessionServer;
   /** start listens on config.listen and logs one line; resolves to the address bound (HOST:PORT). */
   start(): Promise<string>;
-  /** stop drains (see SessionServer.shutdown) within the grace period, closes the store, logs one line. */
+  /**
+   * stop drains (see SessionServer.shutdown) within the grace period, closes the store, wipes the data
+   * keys, logs one line.
+   */
   stop(reason: string): Promise<void>;
   /**
-   * reloadDataKeys re-reads the data key file (SIGHUP) and logs the key ids in use; a bad file keeps the
-   * keys in use and logs an error. Without --data-keys it does nothing.
+   * reloadDataKeys re-reads the data key file (SIGHUP), wipes the keys it replaces and logs the key ids in
+   * use; a bad file keeps the keys in use and logs an error. Without --data-keys it does nothing.
    */
   reloadDataKeys(): void;
+  /** wipeDataKeys zeroes the data keys' secrets (at exit; `stop` does it too). Without --data-keys it does nothing. */
+  wipeDataKeys(): void;
   /**
    * reloaders are what SIGHUP reads again, in order, each logging what it did; one that fails logs an error
    * and keeps its old state. Today: the TLS files, and the config file's `tokens` and `access`.
@@ -124,7 +130,7 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
     if (err instanceof OptionsError) throw new ConfigError(err.message, { cause: err });
     throw err;
   }
-  const access = createAccessControl(config.access, logger);
+  const access = createAccessControl(config.access, logger, { openAccess: config.openAccess });
   const tls =
     config.tlsCert === undefined || config.tlsKey === undefined
       ? undefined
@@ -165,8 +171,14 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
           "memcached records are stored in clear: whoever reaches memcached reads every session id and its data; pass --data-keys FILE to seal them",
         );
       }
-      if (!access.enforcing) {
-        logger.warn("no access section in the config file: every caller may read, write and administer every namespace");
+      if (access.mode === "open") {
+        logger.warn(
+          "--open-access and no access section in the config file: every caller, from any address, may read, write and administer every namespace",
+        );
+      } else if (access.mode === "loopback") {
+        logger.warn(
+          "no access section in the config file: only loopback callers are answered, each may read, write and administer every namespace; others get PERMISSION_DENIED (add an access section, or --open-access)",
+        );
       }
       if (tls === undefined && !isLoopback(config.listen)) {
         logger.warn(
@@ -188,7 +200,7 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
           tracing: telemetry?.tracingEndpoint,
           ...(telemetry?.tracingProtocol === undefined ? {} : { tracingProtocol: telemetry.tracingProtocol }),
           tls: tls === undefined ? false : config.tlsClientCa === undefined ? "tls" : "mtls",
-          access: access.enforcing ? "rules" : "open",
+          access: access.mode,
           bounds: {
             maxMessageBytes: config.maxMessageBytes,
             maxTransactions: config.maxTransactions,
@@ -206,8 +218,12 @@ export function createSessiond(config: Config, logger: Logger, extras: SessiondE
       logger.info({ reason, openTransactions, graceSeconds: config.graceSeconds }, "sessiond stopping");
       await running.shutdown(config.graceSeconds * 1000);
       await store.close();
+      dataKeys?.close(); // nothing seals or opens once the store is closed: wipe the secrets
       await telemetry?.close();
       logger.info({ reason, ms: Math.round(performance.now() - started) }, "sessiond stopped");
+    },
+    wipeDataKeys() {
+      dataKeys?.close();
     },
     reloadDataKeys() {
       if (dataKeys === undefined) return;
@@ -247,6 +263,8 @@ export async function serve(config: Config): Promise<void> {
   });
   const telemetry = await createTelemetry({ metrics: config.metrics, clusterWorker: cluster.isWorker, env: process.env }, logger);
   const sessiond = createSessiond(config, logger, { telemetry });
+  // Whichever way the process ends (a drain, a fatal error), the data keys' secrets are zeroed first.
+  process.on("exit", () => sessiond.wipeDataKeys());
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -270,6 +288,5 @@ export async function serve(config: Config): Promise<void> {
 
 /** isLoopback says whether a HOST:PORT listens on loopback only (127.0.0.0/8, ::1, localhost). */
 export function isLoopback(address: string): boolean {
-  const host = address.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return isLoopbackHost(address.replace(/:\d+$/, ""));
 }

@@ -178,6 +178,26 @@ describe("sessiond --data-keys, as a process", function () {
     expect(proc.stderr()).to.not.include(secret);
   });
 
+  it("refuses to start with --data-keys where libsodium cannot load, naming the platform (never a silent downgrade)", async () => {
+    const path = keyFile("platform.keys", keyLine("k1"));
+    const serve = ["server/main.ts", "serve", "--listen", "127.0.0.1:0", "--memcached", memcached.address];
+    const preload = ["--require", "./test/fixtures/no-sodium.cjs", "--import", "tsx"];
+    const proc = spawnProcess(process.execPath, [...preload, ...serve, "--data-keys", path]);
+    expect((await proc.waitForExit(30_000)).code).to.equal(2);
+    expect(proc.stderr()).to.match(
+      /--data-keys: libsodium \(the sodium-native package\) cannot load on linux-\w+ \(glibc [\d.]+\)/,
+    );
+    expect(proc.stderr()).to.include("No native build was found").and.include("or without --data-keys");
+    // The same platform still serves without keys: libsodium is loaded only for them.
+    const clear = spawnProcess(process.execPath, [...preload, ...serve]);
+    try {
+      await clear.waitForLog((l) => l.msg === "sessiond started");
+    } finally {
+      clear.child.kill("SIGTERM");
+    }
+    expect((await clear.waitForExit()).code).to.equal(0);
+  });
+
   it("warns once at start that records are stored in clear when memcached is used without keys", async () => {
     const sessiond = await startSessiondProcess(["--memcached", memcached.address]);
     try {

@@ -114,6 +114,15 @@ describe("the Dockerfile and docker-compose.yml", function () {
     expect((await down.waitForExit()).code, "the probe fails once the server is gone").to.equal(1);
   });
 
+  it("runs on a glibc base, where libsodium's binary (sealed storage) loads", () => {
+    const stages = instructions.filter((i) => i.keyword === "FROM" && /\bAS\s+runtime/i.test(i.args));
+    expect(stages).to.have.length(2);
+    for (const from of stages)
+      expect(from.args, from.args)
+        .to.match(/^node:20-bookworm/)
+        .and.not.match(/alpine/);
+  });
+
   it("needs no dev dependency at run time: the image installs the runtime ones only", () => {
     const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { dependencies: Record<string, string> };
     const imported = new Set<string>();
@@ -147,6 +156,8 @@ describe("the Dockerfile and docker-compose.yml", function () {
     expect(memcached?.image).to.match(/^memcached:/);
     expect(sessiond?.environment?.SESSIOND_MEMCACHED).to.equal("memcached:11211");
     expect(sessiond?.ports).to.include("50051:50051");
+    // Its callers come from outside the container's loopback: protected mode would refuse them all.
+    expect(sessiond?.environment?.SESSIOND_OPEN_ACCESS, "the explicit form of open access").to.equal("true");
     const graceSeconds = Number(sessiond?.environment?.SESSIOND_GRACE ?? 10);
     expect(Number.parseInt(sessiond?.stop_grace_period ?? "10", 10)).to.be.above(graceSeconds);
   });

@@ -5,6 +5,7 @@
 import { expect } from "chai";
 import { createMemcachedStore } from "../server/store/memcached-store.js";
 import { SEAL_OVERHEAD_BYTES } from "../server/store/seal.js";
+import { sealGcmChunk } from "../server/store/seal-gcm.js";
 import { createSealedStore, keyHash } from "../server/store/sealed-store.js";
 import type { Store } from "../server/store/store.js";
 import { keyLine, keysOf, type MutableKeys, type RecordingLogger, recordingLogger } from "./helpers/data-keys.js";
@@ -13,6 +14,7 @@ import { bytes, uniqueKeys } from "./helpers/store-conformance.js";
 import { eventually } from "./helpers/wait.js";
 
 const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : Buffer.from(value).toString());
+const expiresIn = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
 
 describe("the sealed store", () => {
   let memcached: MemcachedProcess;
@@ -49,9 +51,10 @@ describe("the sealed store", () => {
       expect(hay.includes(form), form).to.equal(false);
       expect(hay.toString("latin1").includes(form), form).to.equal(false);
     }
+    expect(hay[0], "format 2: XChaCha20-Poly1305").to.equal(2);
     expect(hay.subarray(3, 4).toString()).to.equal("A");
     expect(hay.length - secret.length)
-      .to.equal(3 + 1 + 4 + 4 + 12 + 16)
+      .to.equal(3 + 1 + 4 + 4 + 24 + 16)
       .and.be.at.most(SEAL_OVERHEAD_BYTES);
     expect(text((await sealed.get(key("a")))!.value)).to.equal(secret);
     expect(text((await sealed.getMany([key("a")])).get(key("a"))!.value)).to.equal(secret);
@@ -152,6 +155,26 @@ describe("the sealed store", () => {
     expect(await sealed.add(key("other"), bytes("entry-1\n"), 0)).to.equal(false);
     expect(await sealed.append(key("other"), bytes("entry-1\n"))).to.equal(true);
     expect(text((await sealed.get(key("other")))!.value)).to.equal("entry-0\nentry-1\n");
+  });
+
+  it("reads records an older version sealed with AES-256-GCM, and re-seals them with XChaCha20-Poly1305", async () => {
+    // As 0.1 left them: a record that never expires, one with a lifetime, and an appended log.
+    await raw.set(key("gen"), sealGcmChunk(keys.current.sealing, key("gen"), bytes("generation 7"), 0), 0);
+    await raw.set(key("s1"), sealGcmChunk(keys.current.sealing, key("s1"), bytes("cart=3"), expiresIn(3600)), 3600);
+    await raw.set(key("log"), sealGcmChunk(keys.current.sealing, key("log"), bytes("a\n"), 0), 0);
+    expect(await sealed.append(key("log"), bytes("b\n"))).to.equal(true);
+    expect(text((await sealed.get(key("gen")))!.value)).to.equal("generation 7");
+    expect(text((await sealed.get(key("s1")))!.value)).to.equal("cart=3");
+    expect(text((await sealed.get(key("log")))!.value)).to.equal("a\nb\n");
+    // What nobody rewrites whole is re-sealed on read; a record with a lifetime is on its next write.
+    await eventually("the record with no expiry and the appended one to be re-sealed as format 2", async () => {
+      for (const name of ["gen", "log"]) expect((await raw.get(key(name)))!.value[0], name).to.equal(2);
+    });
+    expect((await raw.get(key("s1")))!.value[0]).to.equal(1);
+    await sealed.set(key("s1"), bytes("cart=4"), 3600);
+    expect((await raw.get(key("s1")))!.value[0]).to.equal(2);
+    expect(text((await sealed.get(key("log")))!.value)).to.equal("a\nb\n");
+    expect(log.warnings).to.have.length(0);
   });
 
   it("rotates: [A] writes, [B, A] reads both and writes with B, [B] reads only B's records", async () => {

@@ -38,7 +38,7 @@ export const USAGE = `usage: npx tsx bench/run.ts [flags]
                        tx-sealed, get-cold, get-cold-sealed, echo-grpc-js (optional),
                        get-cached/get-fresh, set-cached/set-fresh, tx-cached/tx-fresh,
                        tx-lockstep-cached/tx-lockstep-fresh (optional: today's code against 46994b2),
-                       memory (default: all but optional)
+                       memory, seal (the cipher's cost per record; default: all but optional)
   --concurrency <list> concurrencies (1,64)
   --load-procs <n>     load-generator processes sharing a concurrency above 1 (2)
   --connections <n>    HTTP/2 connections per load process (2)

@@ -339,9 +339,11 @@ export const ROWS: readonly RowSpec[] = [
 /** selectRows picks the rows named in `only` (ids or labels), or every non-optional row when empty. */
 export function selectRows(only: readonly string[]): RowSpec[] {
   if (only.length === 0) return ROWS.filter((row) => !row.optional);
-  const unknown = only.filter((name) => name !== "memory" && !ROWS.some((row) => row.id === name || row.label === name));
+  const unknown = only.filter(
+    (name) => name !== "memory" && name !== "seal" && !ROWS.some((row) => row.id === name || row.label === name),
+  );
   if (unknown.length > 0)
-    throw new Error(`unknown row(s) ${unknown.join(", ")}; rows: ${ROWS.map((r) => r.id).join(", ")}, memory`);
+    throw new Error(`unknown row(s) ${unknown.join(", ")}; rows: ${ROWS.map((r) => r.id).join(", ")}, memory, seal`);
   return ROWS.filter((row) => only.includes(row.id) || only.includes(row.label));
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { ErrorStatus } from "../grpc/status.js";
 import { type AccessRule, allows } from "./access-rules.js";
 import { type Caller, identifyCaller, type PeerAuth } from "./identity.js";
+import { isLoopbackPeer } from "./loopback.js";
 import type { Permission } from "./permissions.js";
 import type { TokenEntry } from "./tokens.js";
 
@@ -22,6 +23,23 @@ export interface AuditEntry {
   code: status;
 }
 
+/** AccessOptions are the access settings that come from flags, not from the config file's sections. */
+export interface AccessOptions {
+  /**
+   * openAccess (`--open-access`): without an `access` section, answer callers from any address. Default
+   * false: loopback callers only (protected mode).
+   */
+  openAccess: boolean;
+}
+
+/**
+ * PROTECTED_MODE_MESSAGE is what a non-loopback caller is told while no `access` section exists and
+ * `--open-access` is not set: how to open sessiond to it, on purpose.
+ */
+export const PROTECTED_MODE_MESSAGE =
+  "sessiond answers only loopback callers while its config file has no access section (protected mode): " +
+  "add an access section naming who may do what, or start sessiond with --open-access (SESSIOND_OPEN_ACCESS=true) to allow every caller";
+
 /**
  * AccessControl authenticates callers and checks their permissions, against settings that SIGHUP may
  * replace (`update`); calls under way keep the answer they got.
@@ -29,6 +47,17 @@ export interface AuditEntry {
 export interface AccessControl {
   /** enforcing is true while an `access` section exists (deny unless a rule allows). */
   readonly enforcing: boolean;
+  /**
+   * mode says who may call: "rules" while an `access` section exists; without one, "loopback" (protected
+   * mode, the default) or "open" (`--open-access`).
+   */
+  readonly mode: "rules" | "loopback" | "open";
+  /**
+   * admit answers undefined when a caller at `peer` (grpc-js `call.getPeer()`) may call at all, else
+   * PERMISSION_DENIED with PROTECTED_MODE_MESSAGE: in protected mode only loopback callers are answered.
+   * Checked before authentication; health and reflection never ask.
+   */
+  admit(peer: string): ErrorStatus | undefined;
   /** authenticate names the caller (see identifyCaller), or answers UNAUTHENTICATED. */
   authenticate(metadata: Metadata, auth: PeerAuth | null | undefined): Caller | ErrorStatus;
   /**
@@ -43,12 +72,27 @@ export interface AccessControl {
   update(settings: AccessSettings): void;
 }
 
-/** createAccessControl makes the AccessControl of a process over its first settings. */
-export function createAccessControl(settings: AccessSettings, logger: Logger): AccessControl {
+/**
+ * createAccessControl makes the AccessControl of a process over its first settings; `options.openAccess`
+ * (default false) turns protected mode off.
+ */
+export function createAccessControl(
+  settings: AccessSettings,
+  logger: Logger,
+  options: Partial<AccessOptions> = {},
+): AccessControl {
   let current = settings;
+  const openAccess = options.openAccess ?? false;
   return {
     get enforcing() {
       return current.access !== undefined;
+    },
+    get mode() {
+      return current.access !== undefined ? "rules" : openAccess ? "open" : "loopback";
+    },
+    admit(peer) {
+      if (current.access !== undefined || openAccess || isLoopbackPeer(peer)) return undefined;
+      return { code: status.PERMISSION_DENIED, details: PROTECTED_MODE_MESSAGE };
     },
     authenticate: (metadata, auth) => identifyCaller(metadata, auth, current.tokens),
     authorize(caller, method, permission, namespace) {
@@ -73,7 +117,10 @@ export function createAccessControl(settings: AccessSettings, logger: Logger): A
   };
 }
 
-/** openAccess is the AccessControl of no `tokens` and no `access` section: every caller may do everything. */
-export function openAccess(logger: Logger): AccessControl {
+/**
+ * defaultAccess is the AccessControl of no `tokens`, no `access` section and no `--open-access`: every
+ * loopback caller may do everything, and no other caller anything (protected mode).
+ */
+export function defaultAccess(logger: Logger): AccessControl {
   return createAccessControl({ tokens: [], access: undefined }, logger);
 }

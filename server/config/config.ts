@@ -77,8 +77,10 @@ export interface Config {
   tlsClientCa: string | undefined;
   /** reflection serves gRPC server reflection. Default true. */
   reflection: boolean;
-  /** access are the config file's `tokens` and `access` sections (SIGHUP reads them again). Default open. */
+  /** access are the config file's `tokens` and `access` sections (SIGHUP reads them again). Default none. */
   access: AccessSettings;
+  /** openAccess: without an `access` section, answer every caller, not only loopback ones. Default false. */
+  openAccess: boolean;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -92,13 +94,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     args: argv,
     strict: true,
     allowPositionals: false,
-    options: Object.fromEntries(FLAG_SETTINGS.map((s) => [s.name, { type: "string" as const }])),
+    options: Object.fromEntries(
+      FLAG_SETTINGS.map((s) => [s.name, { type: s.switch ? ("boolean" as const) : ("string" as const) }]),
+    ),
   });
   const fromEnv = (name: string) => {
     const value = env[FLAG_SETTINGS.find((s) => s.name === name)!.env];
     return value === "" ? undefined : value;
   };
-  const configFile = values.config ?? fromEnv("config");
+  const configFile = (values.config as string | undefined) ?? fromEnv("config");
   const file = configFile === undefined ? { settings: {}, namespaces: {} } : readConfigFile(configFile);
 
   /** Internal: the first of flag, env, file that is set, with a label naming where it came from. */
@@ -148,6 +152,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     ),
     reflection: get("reflection", boolean),
     access: accessSettings(file, configFile),
+    openAccess: get("open-access", boolean),
   };
 }
 
@@ -242,7 +247,7 @@ function keyPrefix(value: unknown, from: string): string {
 function dataKeyFile(value: unknown, from: string): string {
   const path = String(value);
   try {
-    readDataKeyFile(path);
+    readDataKeyFile(path).wipe(); // only checked here: sessiond reads the file again to use it
   } catch (err) {
     if (err instanceof DataKeyError) throw new ConfigError(`${from}: ${err.message}`);
     throw err;

@@ -25,6 +25,8 @@ export interface Setting {
   readonly help: string;
   /** fileOnly: false for every setting that has a flag; the config file alone has `namespaces`. */
   readonly fileOnly?: boolean;
+  /** switch: a flag given alone (`--open-access`), meaning true; its variable and file key take true or false. */
+  readonly switch?: boolean;
 }
 
 export { ConfigError } from "./config-error.js";
@@ -133,7 +135,7 @@ export const SETTINGS: readonly Setting[] = [
     "data-keys",
     "FILE",
     undefined,
-    "seal every memcached record (AES-256-GCM): lines of ID:BASE64, the first key seals, all open; SIGHUP re-reads",
+    "seal every memcached record (XChaCha20-Poly1305, libsodium): lines of ID:BASE64, the first key seals, all open; SIGHUP re-reads",
     "none: records stored in clear",
   ),
   setting("workers", "N", 1, "processes serving one port with node's cluster, connections shared round-robin (1: no cluster)"),
@@ -161,6 +163,16 @@ export const SETTINGS: readonly Setting[] = [
   ),
   setting("reflection", "true|false", server.reflection, "serve gRPC server reflection (v1 and v1alpha)"),
   {
+    ...setting(
+      "open-access",
+      "",
+      false,
+      "without an access section, answer callers from any address, on purpose (one warning at start); else others get PERMISSION_DENIED",
+      "false: loopback callers only",
+    ),
+    switch: true,
+  },
+  {
     name: "namespaces",
     env: "",
     arg: "",
@@ -183,7 +195,7 @@ export const SETTINGS: readonly Setting[] = [
     env: "",
     arg: "",
     fallback: undefined,
-    defaultText: "none: every caller may do everything",
+    defaultText: "none: loopback callers only",
     help: 'config file only: [{identity, namespaces, allow}], identity exact, "*" or "anonymous"; allow of read, write, admin; SIGHUP re-reads it',
     fileOnly: true,
   },

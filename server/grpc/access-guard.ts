@@ -19,10 +19,12 @@ type UnaryHandler = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnar
 
 /**
  * guardHandlers wraps every handler of sessiond.v1.SessionService so that access is checked once, in this
- * one place, before the handler runs: the caller is authenticated (UNAUTHENTICATED otherwise); a unary
- * call needs its method's permission on the request's namespace (PERMISSION_DENIED otherwise, fail closed
- * for a method the permission table lacks); a Transaction stream gets an OpGuard checking each op. Every
- * refusal and every admin call (ListSessions, InvalidateAll) is audited.
+ * one place, before the handler runs: the caller's address is admitted (protected mode: without an access
+ * section, only loopback callers; PERMISSION_DENIED otherwise, a stream refused whole); the caller is
+ * authenticated (UNAUTHENTICATED otherwise); a unary call needs its method's permission on the request's
+ * namespace (PERMISSION_DENIED otherwise, fail closed for a method the permission table lacks); a
+ * Transaction stream gets an OpGuard checking each op. Every refusal and every admin call (ListSessions,
+ * InvalidateAll) is audited.
  */
 export function guardHandlers(
   handlers: Record<string, UntypedHandleCall>,
@@ -43,8 +45,14 @@ export function guardHandlers(
 function guardUnary(method: string, handler: UnaryHandler, access: AccessControl): UntypedHandleCall {
   const permission = METHOD_PERMISSIONS[method];
   return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-    const caller = access.authenticate(call.metadata, call.getAuthContext());
     const namespace = namespaceOf(call.request);
+    const barred = access.admit(call.getPeer());
+    if (barred !== undefined) {
+      access.audit({ identity: undefined, method, namespace, code: barred.code });
+      callback(toServiceError(barred));
+      return;
+    }
+    const caller = access.authenticate(call.metadata, call.getAuthContext());
     const refused = isCaller(caller) ? access.authorize(caller, method, permission, namespace) : caller;
     if (refused !== undefined) {
       access.audit({ identity: isCaller(caller) ? caller.identity : undefined, method, namespace, code: refused.code });
@@ -62,6 +70,12 @@ function guardUnary(method: string, handler: UnaryHandler, access: AccessControl
 
 function guardStream(method: string, handler: StreamHandler, access: AccessControl): UntypedHandleCall {
   return ((call: ServerDuplexStream<unknown, unknown>) => {
+    const barred = access.admit(call.getPeer());
+    if (barred !== undefined) {
+      access.audit({ identity: undefined, method, namespace: "", code: barred.code });
+      call.emit("error", toServiceError(barred));
+      return;
+    }
     const caller = access.authenticate(call.metadata, call.getAuthContext());
     if (!isCaller(caller)) {
       access.audit({ identity: undefined, method, namespace: "", code: caller.code });

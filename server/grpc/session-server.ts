@@ -2,7 +2,7 @@ import { type ChannelOptions, Server, ServerCredentials, type ServerInterceptor,
 import type { Logger } from "pino";
 import { SessionService } from "../../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../../rpc/service-definition.js";
-import { type AccessControl, openAccess } from "../access/access-control.js";
+import { type AccessControl, defaultAccess } from "../access/access-control.js";
 import { credentialsLoaded } from "../access/tls-credentials.js";
 import type { SessionCore } from "../core/session-core.js";
 import { guardHandlers, type OpGuard } from "./access-guard.js";
@@ -38,7 +38,7 @@ export interface SessionServerOptions {
 export interface ServerSecurity {
   /** credentials to listen with (TLS, mTLS). Default: plaintext. */
   credentials?: ServerCredentials;
-  /** access authenticates callers and checks permissions. Default: every caller may do everything. */
+  /** access authenticates callers and checks permissions. Default: every loopback caller may do everything, no other caller anything. */
   access?: AccessControl;
 }
 
@@ -79,7 +79,7 @@ export interface SessionServer {
 /**
  * createSessionServer makes a grpc-js server serving sessiond.v1.SessionService over the core, with
  * grpc.health.v1.Health (pinging the core's store, open to every caller) and server reflection v1 and
- * v1alpha (unless turned off). `security` sets TLS and access control (default: plaintext, open).
+ * v1alpha (unless turned off). `security` sets TLS and access control (default: plaintext, loopback callers only).
  */
 export function createSessionServer(
   core: SessionCore,
@@ -103,7 +103,7 @@ export function createSessionServer(
       new TransactionStream(call, core, registry, logger, guard, opts.transactionObserver);
     },
   };
-  server.addService(createServiceDefinition(SessionService), guardHandlers(handlers, security.access ?? openAccess(logger)));
+  server.addService(createServiceDefinition(SessionService), guardHandlers(handlers, security.access ?? defaultAccess(logger)));
   const health = createHealthMonitor(() => core.ping(), opts.healthIntervalMs, logger);
   health.addToServer(server);
   if (opts.reflection) addReflection(server);

@@ -18,7 +18,7 @@ const OPENED_MEMORY = 4096;
 
 /**
  * createSealedStore wraps a Store so that memcached holds nothing in clear: every value written is sealed
- * (AES-256-GCM, see `seal.ts`) with the first key of `keys.current` and the memcached key as associated
+ * (XChaCha20-Poly1305, see `seal.ts`) with the first key of `keys.current` and the memcached key as associated
  * data; reads open it with any listed key. The inner store stays a byte mover and the core sees plaintext.
  * - A value that does not open (tampered, truncated, moved from another key, or sealed with a key no
  *   longer listed) reads as absent, and one warn line names the memcached key's hash (never content).
@@ -28,17 +28,18 @@ const OPENED_MEMORY = 4096;
  *   append to a key this process last read as not opening answers false, as for an absent key, so the
  *   caller writes it anew (`add`). Caveat: memcached appends to whatever is there, so a chunk appended to
  *   a value that does not open, which this process has not read, is lost with it.
- * - Key rotation: values are re-sealed with the current key as they are written. A value that is never
- *   rewritten as a whole (written with no expiry, or appended to) and opens only with an older key is
+ * - Key rotation, and records sealed with AES-256-GCM by older versions: values are re-sealed with the
+ *   current key (XChaCha20-Poly1305) as they are written. A value that is never rewritten as a whole
+ *   (written with no expiry, or appended to) and opens only with an older key, or holds a GCM chunk, is
  *   re-sealed when read, in the background, by compare-and-swap, with the expiry its writer gave it (kept
  *   in the header). Caveat: a `touch` does not update that expiry (sessiond does not touch).
  * - The plaintext of the last single-chunk value this process sealed or opened under each key (up to
  *   OPENED_MEMORY keys) is remembered with its sealed bytes: a read that finds exactly those bytes (compared
  *   whole, so a flipped byte is still caught) needs no decryption. A read-modify-write then pays one seal,
  *   not a seal and an open. Forgotten whenever the key file is read again.
- * Methods that carry no value (touch, delete, replicaKeys, replicaKeyNear, ping, close) and counters (numbers memcached must
- * read, which count and never name) pass through unchanged: a Store
- * method added later is one more such line here.
+ * Methods that carry no value (touch, delete, replicaKeys, replicaKeyNear, ping, close) and counters
+ * (numbers memcached must read, which count and never name) pass through unchanged: a Store method added
+ * later is one more such line here. The keys' secrets are the key source's to wipe (`DataKeyFile.close`).
  */
 export function createSealedStore(store: Store, keys: DataKeySource, logger: SealLogger): Store {
   const warned = new Set<string>();

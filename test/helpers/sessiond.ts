@@ -38,6 +38,7 @@ type Res<K extends keyof Methods> = import("@bufbuild/protobuf").MessageShape<Me
 /** RunningSessiond is a sessiond served in this process on a free loopback port, and a raw client of it. */
 export interface RunningSessiond {
   address: string;
+  port: number;
   server: SessionServer;
   store: Store;
   /** call makes one unary call with the raw grpc-js client (plain gRPC, as any language would). */
@@ -48,9 +49,10 @@ export interface RunningSessiond {
 }
 
 /**
- * startSessiond serves sessiond on 127.0.0.1:0 over memcached servers (or the memory store when none),
- * sealed with `dataKeys` when given; `security` sets TLS and access control; `logger` defaults to a silent
- * one (SESSIOND_TEST_LOG sets its level). The raw client is plaintext.
+ * startSessiond serves sessiond on 127.0.0.1:0 (or `listen`'s host, port 0) over memcached servers (or the
+ * memory store when none), sealed with `dataKeys` when given; `security` sets TLS and access control;
+ * `logger` defaults to a silent one (SESSIOND_TEST_LOG sets its level). The raw client is plaintext, over
+ * loopback; `port` is the port bound.
  */
 export async function startSessiond(
   options: {
@@ -60,6 +62,7 @@ export async function startSessiond(
     security?: ServerSecurity;
     dataKeys?: DataKeySource;
     logger?: Logger;
+    listen?: string;
   } = {},
 ): Promise<RunningSessiond> {
   const logger = options.logger ?? pino({ level: process.env.SESSIOND_TEST_LOG ?? "silent" });
@@ -67,11 +70,12 @@ export async function startSessiond(
   const store = options.dataKeys ? createSealedStore(unsealed, options.dataKeys, logger) : unsealed;
   const core = createSessionCore(store, options.core, logger);
   const server = createSessionServer(core, logger, options.server, options.security);
-  const port = await server.listen("127.0.0.1:0");
+  const port = await server.listen(options.listen ?? "127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
   const client = new RawClient(address, credentials.createInsecure()) as Client & Record<string, (...args: unknown[]) => unknown>;
   return {
     address,
+    port,
     server,
     store,
     call: (method, request) =>
