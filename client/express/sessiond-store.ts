@@ -74,9 +74,12 @@ export class SessiondStore extends storeBase {
     this.package = options.package ?? "session";
   }
 
-  /** get answers the session `sid` (null when absent, expired or revoked) and remembers what it read. */
-  get(sid: string, callback: StoreCallback<SessionObject | null>): void {
-    answer(this.read(sid), callback);
+  /**
+   * get answers the session `sid` (null when absent, expired or revoked) and remembers what it read.
+   * `S` is the framework's session type (express-session's SessionData, @fastify/session's Session).
+   */
+  get<S extends object = SessionObject>(sid: string, callback: StoreCallback<S | null>): void {
+    answer(this.read(sid) as Promise<S | null>, callback);
   }
 
   /**
@@ -84,12 +87,12 @@ export class SessiondStore extends storeBase {
    * ones deleted, in one transaction (run again on a conflict); a session `get` never read is written whole.
    * Nothing changed: the session is only refreshed, as `touch`.
    */
-  set(sid: string, session: SessionObject, callback?: StoreCallback): void {
+  set(sid: string, session: object, callback?: StoreCallback): void {
     answer(this.save(sid, session), callback);
   }
 
   /** touch refreshes the session's idle expiry without rewriting its data (within the namespace's resolution). */
-  touch(sid: string, session: SessionObject, callback?: StoreCallback): void {
+  touch(sid: string, session: object, callback?: StoreCallback): void {
     if (attachedSnapshot(session) === undefined) this.pending.claim(sid, takeSnapshot(session)); // its request is over
     answer(this.refresh(sid), callback);
   }
@@ -101,8 +104,8 @@ export class SessiondStore extends storeBase {
   }
 
   /** all answers every live session of the namespace, each with its `id` (ListSessions, then a Get each). */
-  all(callback: StoreCallback<SessionObject[]>): void {
-    answer(this.readAll(), callback);
+  all<S extends object = SessionObject>(callback: StoreCallback<S[]>): void {
+    answer(this.readAll() as Promise<S[]>, callback);
   }
 
   /** length answers how many live sessions the namespace holds (ListSessions). */
@@ -143,7 +146,7 @@ export class SessiondStore extends storeBase {
     return data;
   }
 
-  private async save(sid: string, session: SessionObject): Promise<void> {
+  private async save(sid: string, session: object): Promise<void> {
     const snapshot = attachedSnapshot(session) ?? this.pending.claim(sid, takeSnapshot(session));
     const { changed, removed, current } = changesSince(session, snapshot);
     if (Object.keys(changed).length === 0 && removed.length === 0) return this.refresh(sid);
