@@ -11,11 +11,11 @@ export interface Device {
   current: boolean;
 }
 
-const escape = (text: string) =>
+const html = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
 
 function page(title: string, body: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${escape(title)}</title></head><body>${body}</body></html>`;
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${html(title)}</title></head><body>${body}</body></html>`;
 }
 
 /** loginPage asks for a user name: the login moment, when the session gets a new id and a principal. */
@@ -30,7 +30,7 @@ export function loginPage(): string {
 /** shopPage shows the cart (one session key per product) and a button per product. */
 export function shopPage(user: string, cart: Record<string, number>): string {
   const items = Object.entries(cart).map(
-    ([product, count]) => `<li class="item" data-product="${escape(product)}">${escape(product)}: ${count}</li>`,
+    ([product, count]) => `<li class="item" data-product="${html(product)}">${html(product)}: ${count}</li>`,
   );
   const buttons = PRODUCTS.map(
     (product) =>
@@ -38,7 +38,7 @@ export function shopPage(user: string, cart: Record<string, number>): string {
   );
   return page(
     "Shop",
-    `<h1 id="hello">Hello, ${escape(user)}</h1>
+    `<h1 id="hello">Hello, ${html(user)}</h1>
 <h2>Your cart</h2><ul id="cart">${items.join("") || "<li>empty</li>"}</ul>
 ${buttons.join("\n")}
 <p><a href="/devices" id="devices">Your devices</a></p>
@@ -50,11 +50,11 @@ ${buttons.join("\n")}
 export function devicesPage(user: string, devices: readonly Device[]): string {
   const rows = devices.map(
     (d) =>
-      `<tr class="device${d.current ? " current" : ""}"><td>${escape(d.handle.slice(0, 8))}</td><td>${escape(d.userAgent)}</td><td>${escape(d.lastSeen)}</td><td>${d.current ? "this device" : ""}</td></tr>`,
+      `<tr class="device${d.current ? " current" : ""}"><td>${html(d.handle.slice(0, 8))}</td><td>${html(d.userAgent)}</td><td>${html(d.lastSeen)}</td><td>${d.current ? "this device" : ""}</td></tr>`,
   );
   return page(
     "Your devices",
-    `<h1>${escape(user)}'s devices</h1>
+    `<h1>${html(user)}'s devices</h1>
 <table id="devices"><tr><th>handle</th><th>browser</th><th>last seen</th><th></th></tr>${rows.join("")}</table>
 <form method="post" action="/logout-everywhere"><button id="logout-everywhere">Log out everywhere</button></form>
 <p><a href="/">Back to the shop</a></p>`,
