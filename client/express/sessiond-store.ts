@@ -127,8 +127,8 @@ export class SessiondStore extends storeBase {
    * createSession is express-session's (it builds the request's Session from what `get` answered), and
    * moves the snapshot onto that Session, so that `set` knows exactly what this request read.
    */
-  override createSession(req: unknown, data: object): object {
-    const session = super.createSession(req, data);
+  override createSession<R extends object = object>(req: unknown, data: object): R {
+    const session = super.createSession<R>(req, data);
     const snapshot = attachedSnapshot(data);
     if (snapshot !== undefined) {
       attachSnapshot(session, snapshot);

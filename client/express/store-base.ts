@@ -11,9 +11,12 @@ export interface StoreBase extends EventEmitter {
   /** regenerate destroys the request's session and makes a new one (express-session's own). */
   regenerate(req: unknown, callback: (err?: unknown) => void): void;
   /** load reads a session and builds the request's Session from it (express-session's own). */
-  load(sid: string, callback: (err: unknown, session?: unknown) => void): void;
-  /** createSession builds the request's Session from what `get` answered (express-session's own). */
-  createSession(req: unknown, data: object): object;
+  load<S extends object = object>(sid: string, callback: (err: unknown, session?: S) => void): void;
+  /**
+   * createSession builds the request's Session from what `get` answered (express-session's own). Generic
+   * in its result so that express-session's own types (`Session & SessionData`) accept the store.
+   */
+  createSession<R extends object = object>(req: unknown, data: object): R;
 }
 
 /** StoreBaseConstructor is the class SessiondStore extends (see StoreBase). */
