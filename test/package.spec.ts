@@ -3,7 +3,7 @@
 // sessiond. Process level: it builds dist/ (`npm run prepack`), packs and installs; about 30 s in all.
 
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -15,6 +15,8 @@ import { type RunningSessiond, startSessiond } from "./helpers/sessiond.js";
 const run = promisify(execFile);
 const npm = (args: string[], cwd: string) => run("npm", args, { cwd, maxBuffer: 16 * 1024 * 1024 });
 const HOOKS = pathToFileURL(join(REPO, "test/helpers/record-modules-hooks.mjs")).href;
+// The web frameworks sessiond/express serves: optional peer dependencies, never loaded by sessiond/client.
+const FRAMEWORK = /\/node_modules\/(express|express-session|fastify|@fastify\/[^/]+)\//;
 
 describe("the published package", function () {
   this.timeout(120_000);
@@ -49,6 +51,24 @@ describe("the published package", function () {
       `${dist}/gen/sessiond/v1/session_service_pb.js`,
     ]);
     expect(resolved.filter((url) => url.startsWith(`${dist}/server/`))).to.deep.equal([]);
+    expect(resolved.filter((url) => FRAMEWORK.test(url))).to.deep.equal([]);
+  });
+
+  it("exports sessiond/express, whose SessiondStore loads express-session's Store but nothing of the server", async () => {
+    const log = join(dir, "resolved-express.txt");
+    writeFileSync(log, "");
+    const script = [
+      'import { register } from "node:module";',
+      `register(${JSON.stringify(HOOKS)}, { data: { log: ${JSON.stringify(log)} } });`,
+      'const { SessiondStore } = await import("sessiond/express");',
+      'const { Store } = await import("express-session");',
+      'if (!(new SessiondStore({ address: "127.0.0.1:1" }) instanceof Store)) throw new Error("not an express-session Store");',
+    ].join("\n");
+    await run(process.execPath, ["--input-type=module", "-e", script], { cwd: REPO });
+    const resolved = readFileSync(log, "utf8").trim().split("\n");
+    const dist = pathToFileURL(join(REPO, "dist")).href;
+    expect(resolved).to.include.members([`${dist}/client/express/index.js`, `${dist}/client/session-client.js`]);
+    expect(resolved.filter((url) => url.startsWith(`${dist}/server/`))).to.deep.equal([]);
   });
 
   it("packs only what a user needs: the built JavaScript, the SDK's types, the protos and the README", async () => {
@@ -59,6 +79,8 @@ describe("the published package", function () {
       "README.md",
       "dist/client/index.js",
       "dist/client/index.d.ts",
+      "dist/client/express/index.js",
+      "dist/client/express/index.d.ts",
       "dist/server/main.js",
       "dist/server/health-probe.js",
       "proto/sessiond/v1/session_service.proto",
@@ -102,6 +124,23 @@ describe("the published package", function () {
       await sessiond.call("set", { namespace: "Packed", sessionId: "s1", package: "cart", data: { apples: 3 } });
       const got = await run(process.execPath, ["get.mjs", sessiond.address], { cwd: app });
       expect(JSON.parse(got.stdout)).to.deep.equal({ apples: 3 });
+
+      // No framework was installed with it (optional peers), and SessiondStore works without any, as a
+      // @fastify/session app uses it: set and get through its callbacks.
+      expect(existsSync(join(app, "node_modules/express-session"))).to.equal(false);
+      writeFileSync(
+        join(app, "store.mjs"),
+        [
+          'import { SessiondStore } from "sessiond/express";',
+          "const store = new SessiondStore({ address: process.argv[2] });",
+          'await new Promise((ok, fail) => store.set("sid-1", { user: "alice" }, (e) => (e ? fail(e) : ok())));',
+          'const data = await new Promise((ok, fail) => store.get("sid-1", (e, s) => (e ? fail(e) : ok(s))));',
+          "process.stdout.write(JSON.stringify(data));",
+          "store.close();",
+        ].join("\n"),
+      );
+      const stored = await run(process.execPath, ["store.mjs", sessiond.address], { cwd: app });
+      expect(JSON.parse(stored.stdout)).to.deep.equal({ user: "alice" });
     });
   });
 });

@@ -32,7 +32,7 @@ export const USAGE = `usage: npx tsx bench/run.ts [flags]
   --duration <s>       measured seconds per point (10)
   --warmup <s>         warm-up seconds before each measurement (3)
   --runs <n>           repeat the table n times; report medians (1)
-  --only <ids>         rows to run, comma-separated: echo, mc-get, stream-cas, express, get, set, tx,
+  --only <ids>         rows to run, comma-separated: echo, mc-get, stream-cas, express, express-sessiond, get, set, tx,
                        mc-set, stream-cas-lockstep, tx-lockstep, tx-savepoint, get-w2, get-metrics, get-tracing,
                        tx-metrics, tx-tracing, get-tracing-proto, tx-tracing-proto, get-sealed, set-sealed,
                        tx-sealed, get-cold, get-cold-sealed, echo-grpc-js (optional),

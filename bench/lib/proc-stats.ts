@@ -124,15 +124,15 @@ export class MachineCpuMeter {
 }
 
 /**
- * RssSampler polls the resident memory of a process tree every `intervalMs` (default 50) and keeps the
- * peak; `stop()` ends polling and returns the peak in bytes.
+ * RssSampler polls the resident memory of one or more process trees (summed) every `intervalMs` (default
+ * 50) and keeps the peak; `stop()` ends polling and returns the peak in bytes.
  */
 export class RssSampler {
   private peak = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly pid: number,
+    private readonly pids: number | readonly number[],
     intervalMs = 50,
   ) {
     this.sample();
@@ -147,6 +147,10 @@ export class RssSampler {
   }
 
   private sample(): void {
-    this.peak = Math.max(this.peak, treeRssBytes(this.pid));
+    const pids = typeof this.pids === "number" ? [this.pids] : this.pids;
+    this.peak = Math.max(
+      this.peak,
+      pids.reduce((sum, pid) => sum + treeRssBytes(pid), 0),
+    );
   }
 }

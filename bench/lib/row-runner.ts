@@ -102,10 +102,10 @@ async function measurePoint(
   try {
     await fleet.ready();
     await waitForQuietMachine();
-    const rss = new RssSampler(server.pid);
+    const rss = new RssSampler(server.pids ?? server.pid);
     fleet.start();
     await sleep(options.warmupSeconds * 1000);
-    const serverCpu = new CpuMeter([server.pid]);
+    const serverCpu = new CpuMeter(server.pids ?? [server.pid]);
     const loadCpu = new CpuMeter(fleet.pids);
     const memcachedCpu = new CpuMeter([memcachedPid]);
     const machineCpu = new MachineCpuMeter();

@@ -99,6 +99,14 @@ export const ROWS: readonly RowSpec[] = [
   { id: "stream-cas", label: "grpc-stream+gets/cas", server: "grpc-stream-cas", driver: "tx" },
   { id: "stream-cas-lockstep", label: "grpc-stream+gets/cas lock-step", server: "grpc-stream-cas", driver: "tx-lockstep" },
   { id: "express", label: "express-session+connect-memcached", server: "express-session", driver: "http-rmw" },
+  // The same Express app and page with SessiondStore: its server CPU is the app's plus sessiond's.
+  {
+    id: "express-sessiond",
+    label: "express-session+SessiondStore",
+    server: "express-sessiond",
+    driver: "http-rmw",
+    peer: "express",
+  },
   {
     id: "get",
     label: "sessiond Get",

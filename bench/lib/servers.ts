@@ -25,6 +25,11 @@ export interface RunningProcess {
   address: string;
   port: number;
   pid: number;
+  /**
+   * pids are every process serving the row, whose CPU and memory count as the server's: `pid`, and for
+   * express-sessiond the sessiond behind the Express app. Default: `[pid]`.
+   */
+  pids?: readonly number[];
   /** logFile holds the process's stdout and stderr (servers only). */
   logFile?: string;
   /** stop ends the process (SIGTERM, then SIGKILL after 5 s) and waits for it. */
@@ -87,6 +92,7 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
   const stdio = ["ignore", log, log] as const;
   let child: ChildProcess;
   let stopAlso: (() => Promise<void>) | undefined;
+  let behind: RunningProcess | undefined;
   if (kind === "sessiond") {
     if (!existsSync(join(BENCH_ROOT, SESSIOND_MAIN))) throw new Error(`${SESSIOND_MAIN} does not exist yet`);
     const args = ["serve", "--listen", listen, "--memcached", memcached];
@@ -115,6 +121,15 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
     child = spawnScript("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], {
       stdio: [...stdio, "ipc"],
     });
+  } else if (kind === "express-sessiond") {
+    // The same Express app with SessiondStore, over a sessiond of its own (counted as the server too).
+    const sessiond = await startServer("sessiond", memcached, { workers: 1 });
+    child = spawnScript(
+      "bench/servers/express-session-server.ts",
+      ["--listen", listen, "--memcached", memcached, "--sessiond", sessiond.address],
+      { stdio: [...stdio, "ipc"] },
+    );
+    behind = sessiond;
   } else {
     const args = [
       "--kind",
@@ -133,9 +148,14 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
   } catch (error) {
     await stopChild(child);
     await stopAlso?.();
+    await behind?.stop();
     throw new Error(`${kind} did not start (log: ${logFile}): ${(error as Error).message}`);
   }
   const server = running(child, port, logFile);
+  if (behind !== undefined) {
+    const sessiond = behind;
+    return { ...server, pids: [server.pid, sessiond.pid], stop: () => server.stop().then(sessiond.stop) };
+  }
   if (stopAlso === undefined) return server;
   const after = stopAlso;
   return { ...server, stop: () => server.stop().then(after) };

@@ -57,6 +57,7 @@ export type ServerKind =
   | "grpc-memcached-set"
   | "grpc-stream-cas"
   | "express-session"
+  | "express-sessiond"
   | "sessiond";
 
 /** DriverKind is what a virtual client does in a loop. */
