@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LoadFleet } from "./load-fleet.js";
 import type { BenchOptions } from "./options.js";
@@ -66,6 +67,14 @@ async function waitForQuietMachine(): Promise<void> {
   }
 }
 
+/**
+ * unsampledTraceparent is a W3C traceparent of a new trace whose sampled flag is off, as an upstream service
+ * that sampled its call out sends it: one per load process (its header block is built once per path).
+ */
+function unsampledTraceparent(): string {
+  return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-00`;
+}
+
 /** loadConfigs splits `concurrency` over the load processes (one process at concurrency 1). */
 export function loadConfigs(row: RowSpec, port: number, concurrency: number, options: BenchOptions, salt: string): LoadConfig[] {
   const processCount = Math.max(1, Math.min(concurrency, options.loadProcesses));
@@ -85,6 +94,7 @@ export function loadConfigs(row: RowSpec, port: number, concurrency: number, opt
       checkSeed: !row.stateless,
       ...(row.secure === true ? { secure: { ca: secureSetup().ca, token: secureSetup().token } } : {}),
       ...(row.secure === "token" ? { secure: { token: secureSetup().token } } : {}),
+      ...(row.telemetry === "tracing-unsampled-parent" ? { traceparent: unsampledTraceparent() } : {}),
     };
   });
 }
