@@ -35,7 +35,8 @@ export const USAGE = `usage: npx tsx bench/run.ts [flags]
   --only <ids>         rows to run, comma-separated: echo, mc-get, stream-cas, express, express-sessiond, get, set, tx,
                        mc-set, stream-cas-lockstep, tx-lockstep, tx-savepoint, get-w2, get-metrics, get-tracing,
                        tx-metrics, tx-tracing, get-tracing-proto, tx-tracing-proto, get-sealed, set-sealed,
-                       tx-sealed, get-cold, get-cold-sealed, echo-grpc-js (optional),
+                       tx-sealed, get-cold, get-cold-sealed, get-tracing-0, get-tracing-unsampled,
+                       get-tracing-1pct, tx-lockstep-tracing(-0, -unsampled, -1pct), echo-grpc-js (optional),
                        get-cached/get-fresh, set-cached/set-fresh, tx-cached/tx-fresh,
                        tx-lockstep-cached/tx-lockstep-fresh (optional: today's code against 46994b2),
                        memory, seal (the cipher's cost per record; default: all but optional)

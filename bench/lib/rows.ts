@@ -257,7 +257,7 @@ export const ROWS: readonly RowSpec[] = [
     telemetry: "tracing",
     concurrencies: [64],
     ceiling: "get",
-    goals: { ceilingOps: 0.8 },
+    goals: { ceilingOps: 0.8, ceilingPerCpu: 0.8 },
   },
   {
     id: "tx-metrics",
@@ -318,6 +318,20 @@ export const ROWS: readonly RowSpec[] = [
     ceiling: "tx",
     goals: { ceilingOps: 0.8 },
   },
+  // Tracing's cost by case, per CPU against the same row with tracing off (issue 21): nothing sampled (the
+  // sampler at ratio 0, or the caller's traceparent unsampled), 1 call in 100, everything (get-tracing).
+  ...tracingCases("get", "sessiond Get", "unary-get"),
+  ...tracingCases("tx-lockstep", "sessiond Tx lock-step", "tx-lockstep"),
+  {
+    id: "tx-lockstep-tracing",
+    label: "sessiond Tx lock-step, tracing 100%",
+    server: "sessiond",
+    driver: "tx-lockstep",
+    telemetry: "tracing",
+    concurrencies: [64],
+    ceiling: "tx-lockstep",
+    goals: { ceilingPerCpu: 0.8 },
+  },
   ...freshReadRows("get", "sessiond Get", "unary-get"),
   ...freshReadRows("set", "sessiond Set", "unary-set"),
   ...freshReadRows("tx", "sessiond Tx", "tx"),
@@ -343,6 +357,29 @@ export const ROWS: readonly RowSpec[] = [
     optional: true,
   },
 ];
+
+/**
+ * tracingCases are the rows of tracing that records nothing or little, each divided by `base` (the same
+ * row with tracing off) at c64: `<base>-tracing-0` (sampler ratio 0), `<base>-tracing-unsampled` (the load
+ * sends a traceparent with the sampled flag off) and `<base>-tracing-1pct` (ratio 0.01).
+ */
+function tracingCases(base: string, label: string, driver: DriverKind): RowSpec[] {
+  const cases = [
+    { id: "0", what: "tracing, ratio 0", telemetry: "tracing-ratio-0", perCpu: 0.97 },
+    { id: "unsampled", what: "tracing, unsampled traceparent", telemetry: "tracing-unsampled-parent", perCpu: 0.97 },
+    { id: "1pct", what: "tracing 1%", telemetry: "tracing-ratio-0.01", perCpu: 0.95 },
+  ] as const;
+  return cases.map((c) => ({
+    id: `${base}-tracing-${c.id}`,
+    label: `${label}, ${c.what}`,
+    server: "sessiond",
+    driver,
+    telemetry: c.telemetry,
+    concurrencies: [64],
+    ceiling: base,
+    goals: { ceilingPerCpu: c.perCpu },
+  }));
+}
 
 /** selectRows picks the rows named in `only` (ids or labels), or every non-optional row when empty. */
 export function selectRows(only: readonly string[]): RowSpec[] {

@@ -59,8 +59,27 @@ export async function startMemcached(threads = 2): Promise<RunningProcess> {
  * during the measurement, as Prometheus's 15 s interval costs next to nothing), or `tracing` (every call
  * sampled, `OTEL_TRACES_SAMPLER=always_on`, spans exported over OTLP/HTTP to a sink in the bench process,
  * as JSON, sessiond's default), or `tracing-protobuf` (the same, with `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`).
+ * The sampled cases export JSON too: `tracing-ratio-0` and `tracing-ratio-0.01` sample with
+ * `parentbased_traceidratio` at that ratio (no call, 1 call in 100), `tracing-unsampled-parent` keeps the
+ * default sampler (parent-based, always on) while the load sends a `traceparent` whose sampled flag is off.
  */
-export type Telemetry = "off" | "metrics" | "tracing" | "tracing-protobuf";
+export type Telemetry =
+  | "off"
+  | "metrics"
+  | "tracing"
+  | "tracing-protobuf"
+  | "tracing-ratio-0"
+  | "tracing-ratio-0.01"
+  | "tracing-unsampled-parent";
+
+// Internal: the sampler variables of each tracing case (the others keep the SDK's default sampler).
+const SAMPLERS: Partial<Record<Telemetry, NodeJS.ProcessEnv>> = {
+  tracing: { OTEL_TRACES_SAMPLER: "always_on" },
+  "tracing-protobuf": { OTEL_TRACES_SAMPLER: "always_on", OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" },
+  "tracing-ratio-0": { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" },
+  "tracing-ratio-0.01": { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.01" },
+  "tracing-unsampled-parent": { OTEL_TRACES_SAMPLER: "parentbased_always_on" },
+};
 
 /** ServerOptions tune how a server under test is started. */
 export interface ServerOptions {
@@ -100,14 +119,10 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
     args.push(...(options.extraArgs ?? []));
     if (options.telemetry === "metrics") args.push("--metrics", `127.0.0.1:${await freePort()}`);
     let env: NodeJS.ProcessEnv = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: "", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "" };
-    if (options.telemetry === "tracing" || options.telemetry === "tracing-protobuf") {
+    const sampler = options.telemetry === undefined ? undefined : SAMPLERS[options.telemetry];
+    if (sampler !== undefined) {
       const sink = await startOtlpSink();
-      env = {
-        ...env,
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
-        OTEL_TRACES_SAMPLER: "always_on",
-        OTEL_EXPORTER_OTLP_PROTOCOL: options.telemetry === "tracing" ? "http/json" : "http/protobuf",
-      };
+      env = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", ...sampler };
       stopAlso = sink.close;
     }
     if (options.sealed) {

@@ -89,6 +89,8 @@ export interface LoadConfig {
   checkSeed: boolean;
   /** secure, when set, makes the load client speak TLS (trusting `ca`) and send `token` on every call. */
   secure?: SecureClient;
+  /** traceparent, when set, is sent with every gRPC call (a W3C trace context; raw client only). */
+  traceparent?: string;
 }
 
 /** SecureClient is how a load process reaches a sessiond that serves TLS and checks bearer tokens. */

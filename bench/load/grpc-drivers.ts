@@ -22,7 +22,7 @@ export async function prepareUnary(config: LoadConfig): Promise<PreparedLoad> {
   const target =
     config.client === "grpc-js"
       ? await openGrpcJsTarget(config.port, config.connections)
-      : await openFrameTarget(config.client, config.port, config.connections, config.secure);
+      : await openFrameTarget(config.client, config.port, config.connections, config.secure, config.traceparent);
   const payload = sessionPayload();
   const operations: Operation[] = [];
   if (config.driver === "unary-get") {
@@ -74,7 +74,7 @@ function checkSeeded(response: { data?: Record<string, unknown> }): void {
  * A commit answered ABORTED counts as a conflict; any other error fails the operation.
  */
 export async function prepareTransactions(config: LoadConfig): Promise<PreparedLoad> {
-  const conns = await openConnections(config.client, config.port, config.connections, config.secure);
+  const conns = await openConnections(config.client, config.port, config.connections, config.secure, config.traceparent);
   const seedFrame = txFrame({ case: "set", value: { package: PACKAGE, data: sessionPayload() } });
   const operations: Operation[] = [];
   for (let c = 0; c < config.concurrency; c++) {

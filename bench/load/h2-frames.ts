@@ -90,9 +90,10 @@ function literal(name: number | string, value: string): number[] {
 /**
  * requestHeaderBlock is the HPACK block of a gRPC request: `:method POST`, `:scheme http` (static
  * table entries), `:path`, `:authority`, `content-type: application/grpc` and `te: trailers` as literals
- * that are never indexed, so the block is the same for every call on every connection.
+ * that are never indexed, so the block is the same for every call on every connection; with `traceparent`,
+ * that header too (a W3C trace context, as an upstream service's client sends it).
  */
-export function requestHeaderBlock(path: string, authority: string): Buffer {
+export function requestHeaderBlock(path: string, authority: string, traceparent?: string): Buffer {
   return Buffer.from([
     0x83, // :method POST (static index 3)
     0x86, // :scheme http (static index 6)
@@ -100,6 +101,7 @@ export function requestHeaderBlock(path: string, authority: string): Buffer {
     ...literal(1, authority),
     ...literal(31, "application/grpc"),
     ...literal("te", "trailers"),
+    ...(traceparent === undefined ? [] : literal("traceparent", traceparent)),
   ]);
 }
 

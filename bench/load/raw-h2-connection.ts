@@ -59,17 +59,21 @@ export class RawH2Connection implements GrpcConnection {
   private constructor(
     private readonly socket: Socket,
     private readonly authority: string,
+    private readonly traceparent: string | undefined,
   ) {
     socket.on("data", (chunk: Buffer) => this.reader.push(chunk));
     socket.on("error", (error) => this.fail(error));
     socket.on("close", () => this.fail(new GrpcCallError(14, "connection closed")));
   }
 
-  /** open connects to 127.0.0.1:port (Nagle off) and resolves once the server's first SETTINGS arrived. */
-  static open(port: number): Promise<RawH2Connection> {
+  /**
+   * open connects to 127.0.0.1:port (Nagle off) and resolves once the server's first SETTINGS arrived; every
+   * call then carries `traceparent` when given.
+   */
+  static open(port: number, traceparent?: string): Promise<RawH2Connection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: "127.0.0.1", port, noDelay: true });
-      const connection = new RawH2Connection(socket, `127.0.0.1:${port}`);
+      const connection = new RawH2Connection(socket, `127.0.0.1:${port}`, traceparent);
       socket.once("error", reject);
       connection.settled = () => {
         socket.off("error", reject);
@@ -120,7 +124,7 @@ export class RawH2Connection implements GrpcConnection {
     }
     let block = this.blocks.get(path);
     if (!block) {
-      block = requestHeaderBlock(path, this.authority);
+      block = requestHeaderBlock(path, this.authority, this.traceparent);
       this.blocks.set(path, block);
     }
     this.calls.set(call.id, call);

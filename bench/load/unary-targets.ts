@@ -29,17 +29,21 @@ export interface UnaryTarget {
 
 /**
  * openConnections opens `count` lean gRPC connections of `client` kind (`node-h2`, else `raw`: the
- * bidi rows have no grpc-js driver). With `secure`, they are `node-h2` over TLS with a bearer token.
+ * bidi rows have no grpc-js driver). With `secure`, they are `node-h2` over TLS with a bearer token. A
+ * `traceparent` goes on every call (the `raw` client only).
  */
 export function openConnections(
   client: GrpcClientKind,
   port: number,
   count: number,
   secure?: SecureClient,
+  traceparent?: string,
 ): Promise<GrpcConnection[]> {
+  if (traceparent !== undefined && (secure !== undefined || client === "node-h2"))
+    throw new Error("only the raw client sends a traceparent");
   if (secure !== undefined) return Promise.all(Array.from({ length: count }, () => NodeH2Connection.open(port, secure)));
-  const open = client === "node-h2" ? NodeH2Connection.open : RawH2Connection.open;
-  return Promise.all(Array.from({ length: count }, () => open(port)));
+  if (client === "node-h2") return Promise.all(Array.from({ length: count }, () => NodeH2Connection.open(port)));
+  return Promise.all(Array.from({ length: count }, () => RawH2Connection.open(port, traceparent)));
 }
 
 /**
@@ -51,8 +55,9 @@ export async function openFrameTarget(
   port: number,
   connections: number,
   secure?: SecureClient,
+  traceparent?: string,
 ): Promise<UnaryTarget> {
-  const conns = await openConnections(client, port, connections, secure);
+  const conns = await openConnections(client, port, connections, secure, traceparent);
   let next = 0;
   const pick = () => conns[next++ % conns.length] as GrpcConnection;
   return {

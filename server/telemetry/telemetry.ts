@@ -102,7 +102,7 @@ export async function createTelemetry(options: TelemetryOptions, logger: Logger)
   const tracing =
     endpoint === undefined || protocol === undefined
       ? undefined
-      : (await import("./tracing.js")).startTracing(endpoint, protocol, logger);
+      : (await import("./tracing.js")).startTracing(endpoint, protocol, options.env, logger);
   return {
     interceptors: [...(metrics ? [metrics.interceptor] : []), ...(tracing ? [tracing.interceptor] : [])],
     storeObserver: combineObservers(metrics?.storeObserver, tracing?.storeObserver),

@@ -2,7 +2,6 @@
 // module is ever loaded and the default start pays nothing for tracing.
 import {
   type Attributes,
-  context,
   DiagLogLevel,
   diag,
   propagation,
@@ -20,11 +19,19 @@ import { detectResources, envDetector, resourceFromAttributes } from "@opentelem
 import { BatchSpanProcessor, NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type { Logger } from "pino";
 import type { StoreObserver } from "../store/store-observer.js";
+import { RecordingContextManager } from "./recording-context.js";
 import type { TracesProtocol, Tracing } from "./telemetry.js";
+import { createSampling, samplerFromEnv } from "./trace-sampler.js";
 import { createTracingInterceptor } from "./tracing-interceptor.js";
 
 // Internal: how long stopping waits for the last spans to be exported.
 const SHUTDOWN_MS = 2000;
+
+// Internal: spans per export request unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE says otherwise.
+const EXPORT_BATCH_SIZE = 128;
+
+// Internal: what a command outside any recorded call is told when it ends.
+const IGNORED = (): void => undefined;
 
 // Internal: read by the metadata getter; grpc-js keeps keys lower-case, as W3C's propagator asks for them.
 const metadataGetter: TextMapGetter<import("@grpc/grpc-js").Metadata> = {
@@ -37,16 +44,18 @@ const metadataGetter: TextMapGetter<import("@grpc/grpc-js").Metadata> = {
 
 /**
  * startTracing registers an OpenTelemetry tracer provider for this process (the official Node SDK pieces:
- * NodeTracerProvider with its AsyncLocalStorage context manager, a batch span processor, the OTLP/HTTP
- * exporter, the W3C trace-context and baggage propagators) and returns sessiond's tracing hooks. Spans are
- * posted to `tracesUrl` as `protocol` encodes them (telemetry.ts reads both from the standard variables:
- * `@opentelemetry/exporter-trace-otlp-http` for JSON, `-otlp-proto` for protobuf); the SDK reads the others
- * itself: `OTEL_EXPORTER_OTLP_HEADERS` and timeouts, the sampler (`OTEL_TRACES_SAMPLER`, default
- * parent-based always-on) and the batch settings (`OTEL_BSP_*`); the
- * service is `sessiond` unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise.
+ * NodeTracerProvider, a batch span processor, the OTLP/HTTP exporter, the W3C trace-context and baggage
+ * propagators, the AsyncLocalStorage context manager, switched on only while a recorded call is in flight:
+ * see recording-context.ts) and returns sessiond's tracing hooks. Spans are posted to `tracesUrl` as
+ * `protocol` encodes them (telemetry.ts reads both from the standard variables:
+ * `@opentelemetry/exporter-trace-otlp-http` for JSON, `-otlp-proto` for protobuf); the sampler is the one
+ * `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` of `env` name (default parent-based always-on, see
+ * trace-sampler.ts); the SDK reads the others itself: `OTEL_EXPORTER_OTLP_HEADERS` and timeouts, the batch
+ * settings (`OTEL_BSP_*`; batches of 128 spans unless `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` says otherwise);
+ * the service is `sessiond` unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise.
  * Exporter failures are logged at warn level, never thrown.
  */
-export function startTracing(tracesUrl: string, protocol: TracesProtocol, logger: Logger): Tracing {
+export function startTracing(tracesUrl: string, protocol: TracesProtocol, env: NodeJS.ProcessEnv, logger: Logger): Tracing {
   diag.setLogger(
     {
       error: (message, ...args) => logger.warn({ args }, `opentelemetry: ${message}`),
@@ -58,15 +67,25 @@ export function startTracing(tracesUrl: string, protocol: TracesProtocol, logger
     DiagLogLevel.WARN,
   );
   const resource = resourceFromAttributes({ "service.name": "sessiond" }).merge(detectResources({ detectors: [envDetector] }));
+  const sampler = samplerFromEnv(env, (message) => logger.warn(`opentelemetry: ${message}`));
+  const sampling = createSampling(sampler);
   const provider = new NodeTracerProvider({
     resource,
+    sampler,
+    idGenerator: sampling.ids,
     spanProcessors: [
       new BatchSpanProcessor(
         protocol === "http/protobuf" ? new ProtobufTraceExporter({ url: tracesUrl }) : new JsonTraceExporter({ url: tracesUrl }),
+        // Smaller batches than the SDK's 512 unless told otherwise: under load, spans queued for a 512-span
+        // batch outlive the young generation and are promoted, and the old generation's collections cost
+        // more than the requests saved (a traced Get's server CPU, and 40 MB of RSS: bench/README.md).
+        env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE?.trim() ? {} : { maxExportBatchSize: EXPORT_BATCH_SIZE },
       ),
     ],
   });
+  const contexts = new RecordingContextManager();
   provider.register({
+    contextManager: contexts,
     propagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   });
   const tracer = provider.getTracer("sessiond");
@@ -92,9 +111,11 @@ export function startTracing(tracesUrl: string, protocol: TracesProtocol, logger
   };
   const storeSpans: StoreObserver = {
     command(server, command, keys) {
-      const parent = context.active();
-      // Commands outside any call (the health ping) would each be a trace of their own: not worth exporting.
-      if (trace.getSpan(parent) === undefined) return () => undefined;
+      const parent = contexts.active();
+      // Only a recorded call's commands are spans: an unrecorded call never enters a context, and commands
+      // outside any call (the health ping) would each be a trace of their own, not worth exporting.
+      const callSpan = trace.getSpan(parent);
+      if (callSpan === undefined || !callSpan.isRecording()) return IGNORED;
       const span: Span = tracer.startSpan(
         `memcached ${command}`,
         { kind: SpanKind.CLIENT, attributes: commandAttributes(server, command, keys) },
@@ -111,7 +132,12 @@ export function startTracing(tracesUrl: string, protocol: TracesProtocol, logger
   };
 
   return {
-    interceptor: createTracingInterceptor(tracer, (metadata) => propagation.extract(ROOT_CONTEXT, metadata, metadataGetter)),
+    interceptor: createTracingInterceptor({
+      tracer,
+      extract: (metadata) => propagation.extract(ROOT_CONTEXT, metadata, metadataGetter),
+      sampling,
+      contexts,
+    }),
     storeObserver: storeSpans,
     async shutdown() {
       // Spans that cannot be exported now are lost; stopping must go on (and exit 0) all the same, and soon:
