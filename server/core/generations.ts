@@ -113,10 +113,18 @@ export class Generations {
 
   private async load(namespace: string): Promise<string> {
     const key = this.keys.generation(namespace);
-    const generation = (await this.register.read(key, 0)) ?? (await this.register.settle(key, newGeneration(0), 0));
-    this.remember(namespace, generation);
-    // A higher generation seen meanwhile (a renew reached this session's node first) is newer than the read.
-    return this.guesses.get(namespace)!.id;
+    let generation = (await this.register.read(key, 0)) ?? (await this.register.settle(key, newGeneration(0), 0));
+    const guess = this.guesses.get(namespace);
+    if (guess !== undefined && codec.compare(generation, guess) < 0) {
+      // Older than one this instance saw: either a renew the read's grace missed (a copy holds the newer
+      // one: it stands), or every copy of the newer one was lost with its node (through a proxy, all
+      // copies may hash to one node) and the namespace started again: then the settled value stands, as on
+      // every other instance. Every copy is asked; one that cannot be read fails the call.
+      const all = await this.register.readAll(key, 0);
+      generation = all !== undefined && codec.compare(all, guess) >= 0 ? all : (all ?? generation);
+    }
+    this.guesses.set(namespace, generation);
+    return generation.id;
   }
 
   // remember keeps the highest generation seen as the next guess: a slower read must not step it back.
