@@ -1,0 +1,121 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { type MemcachedProcess, startMemcachedPool } from "../../test/helpers/memcached.js";
+import { REPO, type SessiondProcess, spawnProcess } from "../../test/helpers/ops-process.js";
+import { startTwemproxy, type TwemproxyProcess } from "../../test/helpers/twemproxy.js";
+import { freePort } from "../../test/helpers/wait.js";
+
+/** Variant is how the sessiond processes reach memcached: a ketama pool of their own, or one twemproxy. */
+export type Variant = "pool" | "twemproxy";
+
+/** SessiondInstance is one sessiond process of the cluster, on a fixed loopback port that survives restarts. */
+export interface SessiondInstance {
+  /** name is the instance's name in the history: "i0", "i1"... */
+  readonly name: string;
+  /** address is "127.0.0.1:port", the same after every restart. */
+  readonly address: string;
+  /** pid is the running process's id; undefined while it is down. */
+  readonly pid: number | undefined;
+  /** crash kills the process with SIGKILL (no grace: open transactions and in-flight calls are cut). */
+  crash(): Promise<void>;
+  /** start runs the process again on the same port and resolves once it serves. */
+  start(): Promise<void>;
+}
+
+/** TortureCluster is the real processes of a torture run: memcached nodes, maybe a proxy, sessiond instances. */
+export interface TortureCluster {
+  readonly variant: Variant;
+  /** nodes are the memcached processes (behind the proxy in the twemproxy variant). */
+  readonly nodes: readonly MemcachedProcess[];
+  /** servers is what every sessiond is given as `--memcached`: the pool, or the proxy alone. */
+  readonly servers: readonly string[];
+  /** replicas is sessiond's `--replicas` (copies of a replicated value through a proxy). */
+  readonly replicas: number;
+  readonly instances: readonly SessiondInstance[];
+  /** stop ends every process the cluster started, by its pid (frozen ones too). Idempotent, never throws. */
+  stop(): Promise<void>;
+}
+
+/** TortureClusterOptions configure `startTortureCluster`. */
+export interface TortureClusterOptions {
+  variant: Variant;
+  /** instances is how many sessiond processes to run. Default: 3. */
+  instances?: number;
+  /** nodes is how many memcached processes to run. Default: 3. */
+  nodes?: number;
+}
+
+/** REPLICAS is `--replicas` through the proxy: one copy per node of the proxy's pool, as the issue asks. */
+const REPLICAS = 3;
+/** SESSION_TIMEOUT_S keeps every session of a run alive: no loss may be explained by expiry. */
+const SESSION_TIMEOUT_S = 3600;
+
+/**
+ * startTortureCluster starts 3 memcached processes (as a pool, or behind twemproxy) and 3 sessiond processes
+ * over them, each from the build (`dist/server/main.js serve`, as production runs it) on its own free port.
+ * If anything fails to start, what did start is stopped before the error is thrown.
+ */
+export async function startTortureCluster(options: TortureClusterOptions): Promise<TortureCluster> {
+  const main = join(REPO, "dist/server/main.js");
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
+  let proxy: TwemproxyProcess | undefined;
+  let nodes: MemcachedProcess[] = [];
+  const instances: Array<SessiondInstance & { stop(): Promise<void> }> = [];
+  const stop = async () => {
+    for (const instance of instances) await instance.stop();
+    if (proxy !== undefined) await proxy.stop();
+    for (const node of nodes) await node.stop().catch(() => undefined);
+  };
+  try {
+    if (options.variant === "twemproxy") {
+      proxy = await startTwemproxy(options.nodes ?? 3);
+      nodes = [...proxy.pool];
+    } else {
+      nodes = await startMemcachedPool(options.nodes ?? 3);
+    }
+    const servers = proxy === undefined ? nodes.map((n) => n.address) : [proxy.address];
+    const flags = ["--memcached", servers.join(","), "--replicas", String(REPLICAS), "--timeout", String(SESSION_TIMEOUT_S)];
+    for (let i = 0; i < (options.instances ?? 3); i++) {
+      instances.push(createInstance(`i${i}`, `127.0.0.1:${await freePort()}`, main, flags));
+    }
+    await Promise.all(instances.map((instance) => instance.start()));
+    return { variant: options.variant, nodes, servers, replicas: REPLICAS, instances, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+// createInstance makes a sessiond instance (not yet started) serving on `address` with `flags`.
+function createInstance(name: string, address: string, main: string, flags: readonly string[]) {
+  let current: SessiondProcess | undefined;
+
+  async function kill(): Promise<void> {
+    const running = current;
+    current = undefined;
+    if (running === undefined || running.child.exitCode !== null || running.child.signalCode !== null) return;
+    running.child.kill("SIGKILL");
+    await running.exited;
+  }
+
+  return {
+    name,
+    address,
+    get pid() {
+      return current?.child.pid;
+    },
+    crash: kill,
+    stop: kill,
+    async start() {
+      if (current !== undefined) throw new Error(`sessiond ${name} is already running`);
+      const proc = spawnProcess(process.execPath, [main, "serve", "--listen", address, ...flags]);
+      current = proc;
+      try {
+        await proc.waitForLog((line) => line.msg === "sessiond started", 15_000);
+      } catch (err) {
+        await kill();
+        throw new Error(`sessiond ${name} did not start on ${address}: ${(err as Error).message.slice(0, 2000)}`);
+      }
+    },
+  };
+}
