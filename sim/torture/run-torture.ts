@@ -55,6 +55,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
   const now = () => performance.now() - started;
   const random = createRandom(`nemesis:${options.seed}`);
   const cluster = await startTortureCluster({ variant: options.variant });
+  options.log?.(`torture: cluster started in ${now().toFixed(0)} ms`);
   const placement = createSessionPlacement(cluster);
   const recorder = new Recorder(now);
   // Every session id a client was given, per namespace, so that a node's loss can name the sessions it held.
@@ -152,6 +153,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     let actions: Map<NemesisAction, number>;
     try {
       actions = await nemesis;
+      options.log?.(`torture: nemesis done at ${now().toFixed(0)} ms`);
       await new Promise((resolve) => setTimeout(resolve, TAIL_MS));
     } finally {
       clearTimeout(timer);
@@ -159,6 +161,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       stopWorkload = true;
     }
     const history = await workload;
+    options.log?.(`torture: workload and final reads done at ${now().toFixed(0)} ms`);
     return { history, violations: checkHistory(history), actions, wallMs: performance.now() - started };
   } finally {
     for (const client of sdkClients) client.close();
