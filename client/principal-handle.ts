@@ -26,8 +26,8 @@ export interface PrincipalHandle {
   sessions(options?: ListOptions): AsyncIterableIterator<SessionSummary>;
   /**
    * revoke makes sessions of the principal gone and resolves with how many: all of them (no options), the
-   * given `handles`, or all `except` some. Revoked sessions read as empty at once on the sessiond that
-   * revoked them and within 1 s on the others; sessions created or bound afterwards are not affected.
+   * given `handles`, or all `except` some. Revoked sessions read as empty on every sessiond from the answer
+   * on; sessions created or bound afterwards are not affected.
    */
   revoke(options?: RevokeOptions): Promise<number>;
 }

@@ -1,5 +1,6 @@
 import type { ChildProcess, StdioOptions } from "node:child_process";
 import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -47,10 +48,22 @@ export function spawnTracked(
 export function spawnScript(
   file: string,
   args: readonly string[],
-  options: { ipc?: boolean; nodeFlags?: readonly string[]; stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    ipc?: boolean;
+    nodeFlags?: readonly string[];
+    stdio?: StdioOptions;
+    env?: NodeJS.ProcessEnv;
+    /** ref runs the file as of this git commit instead of the work tree (see `compiledAt`). */
+    ref?: string;
+  } = {},
 ): ChildProcess {
   const profile = cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfileDir] : [];
-  const run = process.env.BENCH_SOURCE ? ["--import", "tsx", file] : [compiled(file)];
+  const run =
+    options.ref !== undefined
+      ? [compiledAt(options.ref, file)]
+      : process.env.BENCH_SOURCE
+        ? ["--import", "tsx", file]
+        : [compiled(file)];
   return spawnTracked(process.execPath, [...profile, ...(options.nodeFlags ?? []), ...run, ...args], options);
 }
 
@@ -70,6 +83,34 @@ function compiled(file: string): string {
   }
   return join(BUILD_DIR, file.replace(/\.ts$/, ".js"));
 }
+
+/**
+ * compiledAt answers the compiled path of a repository file as of git commit `ref`: the commit's tree is
+ * exported (`git archive`) into `.bench-build/at-<sha>/` once per bench process, beside this work tree's
+ * node_modules, and compiled as `compiled` does. A row measured against older code (a baseline) runs the
+ * same bench, load and memcached as the row it is divided by: only the server differs.
+ */
+function compiledAt(ref: string, file: string): string {
+  const sha = execFileSync("git", ["rev-parse", "--short=12", `${ref}^{commit}`], { cwd: BENCH_ROOT, encoding: "utf8" }).trim();
+  const tree = join(BENCH_ROOT, BUILD_DIR, `at-${sha}`);
+  if (!builtAt.has(sha)) {
+    rmSync(tree, { recursive: true, force: true });
+    mkdirSync(tree, { recursive: true });
+    execFileSync("sh", ["-c", `git archive ${sha} | tar -x -C "${tree}"`], { cwd: BENCH_ROOT, stdio: "inherit" });
+    symlinkSync(join(BENCH_ROOT, "node_modules"), join(tree, "node_modules"));
+    execFileSync(
+      join(BENCH_ROOT, "node_modules/.bin/tsc"),
+      ["-p", "tsconfig.json", "--outDir", "out", "--declaration", "false", "--sourceMap", "false"],
+      {
+        cwd: tree,
+        stdio: "inherit",
+      },
+    );
+    builtAt.add(sha);
+  }
+  return join(tree, "out", file.replace(/\.ts$/, ".js"));
+}
+const builtAt = new Set<string>();
 
 /**
  * stopChild asks a child to stop with SIGTERM and waits for it; after `graceMs` (default 5000) it sends

@@ -36,6 +36,8 @@ export const USAGE = `usage: npx tsx bench/run.ts [flags]
                        mc-set, stream-cas-lockstep, tx-lockstep, tx-savepoint, get-w2, get-metrics, get-tracing,
                        tx-metrics, tx-tracing, get-tracing-proto, tx-tracing-proto, get-sealed, set-sealed,
                        tx-sealed, get-cold, get-cold-sealed, echo-grpc-js (optional),
+                       get-cached/get-fresh, set-cached/set-fresh, tx-cached/tx-fresh,
+                       tx-lockstep-cached/tx-lockstep-fresh (optional: today's code against 46994b2),
                        memory (default: all but optional)
   --concurrency <list> concurrencies (1,64)
   --load-procs <n>     load-generator processes sharing a concurrency above 1 (2)

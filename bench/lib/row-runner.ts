@@ -190,6 +190,7 @@ export async function runRow(
       workers: row.workers ?? 1,
       telemetry: row.telemetry ?? "off",
       sealed: row.sealed ?? false,
+      baseline: row.baseline,
       ...(row.secure === true ? { extraArgs: secureSetup().serverArgs } : {}),
       ...(row.secure === "token" ? { extraArgs: secureSetup().tokenArgs } : {}),
     });

@@ -54,6 +54,29 @@ export interface RowSpec {
    * without TLS (plaintext, the token on every call).
    */
   secure?: boolean | "token";
+  /** baseline runs sessiond as of this git commit: the code a change is measured against, in the same run. */
+  baseline?: string;
+}
+
+/**
+ * BEFORE_FRESH_READS is main before issue 18 (generations and stamps cached for up to 1 s), the baseline of
+ * the `*-fresh` rows: what reading the generation (and stamp) copies beside each session costs.
+ */
+const BEFORE_FRESH_READS = "46994b2";
+
+// freshReadRows are a row of today's code and the same row as of BEFORE_FRESH_READS, side by side.
+function freshReadRows(id: string, label: string, driver: DriverKind): RowSpec[] {
+  const common = { server: "sessiond" as const, driver, concurrencies: [64], optional: true };
+  return [
+    { ...common, id: `${id}-cached`, label: `${label}, before issue 18 (${BEFORE_FRESH_READS})`, baseline: BEFORE_FRESH_READS },
+    {
+      ...common,
+      id: `${id}-fresh`,
+      label: `${label}, no cached generation`,
+      ceiling: `${id}-cached`,
+      goals: { ceilingPerCpu: 0.95 },
+    },
+  ];
 }
 
 /**
@@ -287,6 +310,10 @@ export const ROWS: readonly RowSpec[] = [
     ceiling: "tx",
     goals: { ceilingOps: 0.8 },
   },
+  ...freshReadRows("get", "sessiond Get", "unary-get"),
+  ...freshReadRows("set", "sessiond Set", "unary-set"),
+  ...freshReadRows("tx", "sessiond Tx", "tx"),
+  ...freshReadRows("tx-lockstep", "sessiond Tx lock-step", "tx-lockstep"),
   {
     id: "echo-node-h2",
     label: "grpc-echo, node-h2 client",

@@ -67,6 +67,8 @@ export interface ServerOptions {
   telemetry?: Telemetry;
   /** sealed gives sessiond `--data-keys` with a fresh random key file. Default false. */
   sealed?: boolean;
+  /** baseline runs sessiond as of this git commit (older code to compare with), not the work tree's. */
+  baseline?: string;
 }
 
 /**
@@ -107,7 +109,7 @@ export async function startServer(kind: ServerKind, memcached: string, options: 
       writeFileSync(keyFile, `bench:${randomBytes(32).toString("base64")}\n`, { mode: 0o600 });
       args.push("--data-keys", keyFile);
     }
-    child = spawnScript(SESSIOND_MAIN, args, { stdio: [...stdio], env });
+    child = spawnScript(SESSIOND_MAIN, args, { stdio: [...stdio], env, ref: options.baseline });
   } else if (kind === "express-session") {
     // The bench's own servers get an IPC channel: they exit when it closes, even if the bench was killed.
     child = spawnScript("bench/servers/express-session-server.ts", ["--listen", listen, "--memcached", memcached], {

@@ -37,17 +37,6 @@ export interface CoreOptions {
    * period at 1 MiB before a second item is used, 32 million before ids go unlisted (loudly). Default 64.
    */
   indexShards: number;
-  /**
-   * generationCacheMs is how long an instance trusts its cached namespace generation, so how long other
-   * instances may still see sessions after an InvalidateAll.
-   */
-  generationCacheMs: number;
-  /**
-   * stampCacheMs is how long an instance trusts a principal's cached not-before stamp, so how long other
-   * instances may still see sessions after a RevokeSessions (the revoking instance sees it at once).
-   * 800 ms: with the read that refreshes it, others see a revocation within 1 s.
-   */
-  stampCacheMs: number;
   /** casAttempts bounds the compare-and-swap retries of unary writes before ABORTED. */
   casAttempts: number;
   /** now is the clock in Unix ms (tests wind it forward instead of sleeping). */
@@ -65,8 +54,6 @@ export const defaultCoreOptions: CoreOptions = {
   maxItemBytes: 1024 * 1024, // bytes: memcached's default -I (1 MiB)
   keyPrefix: "sd1",
   indexShards: 64, // shards per namespace index
-  generationCacheMs: 1000, // ms
-  stampCacheMs: 800, // ms
   casAttempts: 20, // attempts
   now: Date.now, // Unix ms
 };

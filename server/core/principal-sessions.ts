@@ -44,6 +44,7 @@ export async function listPrincipalSessions(
   const entries = (await parts.principals.read(namespace, generation, principal)).filter((e) => e.handle > after);
   const sessions: SessionSummary[] = [];
   const dead: ListEntry[] = [];
+  const stampOf = parts.repository.stampReader();
   let nextPageToken = "";
   for (let start = 0; start < entries.length && nextPageToken === ""; start += limit) {
     const batch = entries.slice(start, start + limit);
@@ -51,7 +52,7 @@ export async function listPrincipalSessions(
     for (const entry of batch) {
       const item = found.get(parts.keys.sessionByHash(namespace, generation, entry.keyHash));
       const stored = parts.repository.fromEntry(namespace, generation, entry, item?.value, item?.version);
-      const live = stored?.record?.principal === principal && !(await parts.repository.isRevoked(stored));
+      const live = stored?.record?.principal === principal && !(await parts.repository.isRevoked(stored, stampOf));
       // A handle listed twice (a rotation appends its new key) shows once: the older key is gone.
       if (!live || sessions.at(-1)?.handle === entry.handle) {
         dead.push(entry);

@@ -10,10 +10,12 @@ const codec: RegisterCodec<number> = {
     return /^\d{1,16}$/.test(text) ? Number(text) : undefined;
   },
   compare: (a, b) => a - b,
+  equal: (a, b) => a === b,
 };
 
-// Internal: principals whose stamps one instance remembers; past it, the oldest entries are forgotten.
-const MAX_CACHED = 10_000;
+// NEVER_REVOKED is the stamp of a principal never revoked, written as a copy so that a read beside a
+// session finds a value and need not read every copy (an absent copy may be a lost one).
+const NEVER_REVOKED = 0;
 
 /**
  * PrincipalStamps keeps each principal's not-before stamp (Keycloak's setNotBeforeForUser): a session bound
@@ -21,76 +23,74 @@ const MAX_CACHED = 10_000;
  * the stamp, the same few writes for 1 or 100,000 sessions.
  *
  * The stamp is a ReplicatedRegister (a copy on every node of the pool): a node that restarts empty loses
- * only its copy, so a revocation is never forgotten while one copy survives. Each instance caches stamps
- * for `cacheMs` (bounded to MAX_CACHED principals): another instance sees a revocation within that time,
- * the revoking one at once. A principal never revoked has no stamp (0).
+ * only its copy, so a revocation is never forgotten while one copy survives. No instance caches a stamp: a
+ * read of a bound session reads the copy on the session's own node in the same request (`copyKey`), and
+ * RevokeSessions answers only once every copy holds the new stamp, so from its answer on every instance
+ * sees the revocation. A principal never revoked has stamp 0, written to its copies the first time they are
+ * all found absent, so that the read beside a session finds it.
  */
 export class PrincipalStamps {
-  private readonly cache = new Map<string, { stampMs: number; readAtMs: number }>();
-  private readonly loading = new Map<string, Promise<number>>();
   private readonly register: ReplicatedRegister<number>;
 
   constructor(
     store: Store,
     private readonly keys: Keys,
-    private readonly cacheMs: number,
-    private readonly now: () => number,
   ) {
-    // A principal never revoked has no stamp: a frozen node must not fail (or slow) every read of its
-    // sessions, so more than half of the copies answering absent is enough. It is safe: a stamp raised
-    // was on every node, and a node that lost its copy (restarted empty) lost the sessions on it too.
+    // A principal whose copies are all absent was never revoked (or not for longer than its sessions
+    // live): a frozen node must not fail every read of its sessions, so more than half of the copies
+    // answering absent is enough. It is safe: a stamp raised was on every node, and a node that lost its
+    // copy (restarted empty) lost the sessions on it too.
     this.register = new ReplicatedRegister(store, codec, { absentQuorum: true });
   }
 
-  /** stampOf returns the principal's not-before stamp in Unix ms (0: never revoked), from cache when fresh. */
-  stampOf(namespace: string, principal: string, settings: NamespaceSettings): Promise<number> {
+  /** copyKey is the key of the principal's stamp copy on the node of `near` (a session's key). */
+  copyKey(namespace: string, principal: string, near: string): string {
+    return this.register.nearKey(this.keys.principalStamp(namespace, principal), near);
+  }
+
+  /**
+   * check answers the principal's stamp from the bytes of its copy read beside a session (`copyKey`); an
+   * absent copy (lost, expired, or never written) is not enough: the stamp is read from every copy then.
+   */
+  check(namespace: string, principal: string, settings: NamespaceSettings, copy: Uint8Array | undefined): Promise<number> {
+    const found = this.register.decode(copy);
+    return found !== undefined ? Promise.resolve(found) : this.stampOf(namespace, principal, settings);
+  }
+
+  /**
+   * stampOf reads the principal's not-before stamp in Unix ms from its copies (0: never revoked). When every
+   * copy answered absent, 0 is added to them (never over a value: a revocation racing it wins).
+   */
+  async stampOf(namespace: string, principal: string, settings: NamespaceSettings): Promise<number> {
     const key = this.keys.principalStamp(namespace, principal);
-    const cached = this.cache.get(key);
-    if (cached !== undefined && this.now() - cached.readAtMs < this.cacheMs) return Promise.resolve(cached.stampMs);
-    let running = this.loading.get(key);
-    if (running === undefined) {
-      const readAtMs = this.now();
-      running = this.register
-        .read(key, stampLifetimeSeconds(settings, this.cacheMs))
-        .then((found) => this.remember(key, found ?? 0, readAtMs))
-        .finally(() => this.loading.delete(key));
-      this.loading.set(key, running);
-    }
-    return running;
+    const lifetime = stampLifetimeSeconds(settings);
+    const stamp = await this.register.read(key, lifetime);
+    if (stamp !== undefined) return stamp;
+    // Best effort, in the background: a copy not added now is added by the next read that finds none.
+    this.register.raise(key, NEVER_REVOKED, lifetime).catch(() => undefined);
+    return NEVER_REVOKED;
   }
 
   /**
    * raise moves the principal's stamp to `stampMs` on every node (never lowers it): every session bound to
-   * the principal before then reads as absent. Throws StoreUnavailableError unless every copy moved (some
-   * may have: retry). This instance sees the new stamp at once.
+   * the principal before then reads as absent, on every instance. Throws StoreUnavailableError unless every
+   * copy moved (some may have: retry).
    */
   async raise(namespace: string, principal: string, stampMs: number, settings: NamespaceSettings): Promise<void> {
-    const key = this.keys.principalStamp(namespace, principal);
-    await this.register.raise(key, stampMs, stampLifetimeSeconds(settings, this.cacheMs));
-    this.remember(key, stampMs, this.now());
-  }
-
-  private remember(key: string, stampMs: number, readAtMs: number): number {
-    const cached = this.cache.get(key);
-    // Never step back: a slower read must not replace a stamp this instance raised meanwhile.
-    const best = Math.max(stampMs, cached?.stampMs ?? 0);
-    this.cache.delete(key); // re-inserted last: the Map's order is the order of freshness
-    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(key, { stampMs: best, readAtMs });
-    return best;
+    await this.register.raise(this.keys.principalStamp(namespace, principal), stampMs, stampLifetimeSeconds(settings));
   }
 }
 
 /**
  * stampLifetimeSeconds is the memcached lifetime of a stamp: long enough to outlive every session it
- * revokes. A session bound before the stamp is never refreshed once an instance has seen the stamp (it
- * reads as absent, and a write to its id starts a new, unbound session), so its last access is at most
- * `cacheMs` after the stamp, and it expires idle `timeout` later, or earlier at its absolute expiry
- * (created before the stamp, so within max lifetime of it). Add memcached's 1 s granularity and a margin
- * for clocks of instances that differ (STAMP_SKEW_SECONDS). Rewritten stamps start a new lifetime.
+ * revokes. A session bound before the stamp is never refreshed once the stamp is raised (it reads as
+ * absent, and a write to its id starts a new, unbound session), so it expires idle `timeout` after its last
+ * access before the stamp, or earlier at its absolute expiry (created before the stamp, so within max
+ * lifetime of it). Add memcached's 1 s granularity and a margin for clocks of instances that differ
+ * (STAMP_SKEW_SECONDS). Rewritten stamps start a new lifetime; an expired stamp 0 is written again.
  */
-export function stampLifetimeSeconds(settings: NamespaceSettings, cacheMs: number): number {
-  const idle = settings.timeoutSeconds + cacheMs / 1000;
+export function stampLifetimeSeconds(settings: NamespaceSettings): number {
+  const idle = settings.timeoutSeconds;
   const bound = settings.maxLifetimeSeconds > 0 ? Math.min(idle, settings.maxLifetimeSeconds) : idle;
   // memcached reads more than 30 days as a Unix time; checkCoreOptions keeps timeouts below that anyway.
   return Math.min(Math.ceil(bound) + 2 + STAMP_SKEW_SECONDS, MAX_LIFETIME_SECONDS);

@@ -94,9 +94,9 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
   checkCoreOptions(opts);
   const log: Logger = logger ?? { warn() {}, error() {} };
   const keys = new Keys(opts.keyPrefix);
-  const generations = new Generations(store, keys, opts.generationCacheMs, opts.now);
+  const generations = new Generations(store, keys);
   const index = new SessionIndex(store, keys, opts.indexShards, log, opts.now);
-  const stamps = new PrincipalStamps(store, keys, opts.stampCacheMs, opts.now);
+  const stamps = new PrincipalStamps(store, keys);
   const principals = new PrincipalList(store, keys, log, (ns, principal) =>
     stamps.stampOf(ns, principal, repository.settingsOf(ns)),
   );

@@ -101,12 +101,11 @@ async function liveSessions(parts: Parts, namespace: string, generation: string,
   const keyOf = new Map(ids.map((id) => [id, parts.keys.session(namespace, generation, id)]));
   const found = await parts.store.getMany([...keyOf.values()]);
   const live = new Map<string, SessionSummary>();
+  const stampOf = parts.repository.stampReader();
   for (const [id, key] of keyOf) {
     const item = found.get(key);
-    const stored = await parts.repository.unlessRevoked(
-      parts.repository.toStored(namespace, id, generation, key, item?.value, item?.version),
-    );
-    if (stored.record === undefined) continue;
+    const stored = parts.repository.toStored(namespace, id, generation, key, item?.value, item?.version);
+    if (stored.record === undefined || (await parts.repository.isRevoked(stored, stampOf))) continue;
     live.set(id, summarize(stored.record, stored.settings, id));
   }
   return live;

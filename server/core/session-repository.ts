@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { SessionRecord } from "../../gen/sessiond/record/v1/record_pb.js";
-import type { Store } from "../store/store.js";
+import { type Store, StoreUnavailableError } from "../store/store.js";
 import type { Generations } from "./generations.js";
 import type { Keys } from "./keys.js";
 import { type CoreOptions, type NamespaceSettings, namespaceSettings, RECORD_OVERHEAD_BYTES } from "./options.js";
@@ -42,6 +42,8 @@ export interface StoredSession {
  */
 export class SessionRepository {
   readonly maxRecordBytes: number;
+  // Session keys -> the principal each was last seen bound to (a hint, see `remember`), oldest first.
+  private readonly boundTo = new Map<string, string>();
   // Each namespace's settings, resolved once (options do not change after start).
   private readonly settings = new Map<string, NamespaceSettings>();
 
@@ -58,14 +60,55 @@ export class SessionRepository {
   }
 
   /**
-   * read fetches a session (one memcached gets, plus the cached namespace generation, plus the cached stamp
-   * of its principal when it is bound): a session whose principal was revoked after binding reads absent.
+   * read fetches a session with what says whether it stands, in one memcached request to the session's
+   * node: its record, the copy of the namespace generation on that node and, for a session bound to a
+   * principal, that principal's stamp copy there (the principal is the one this instance last saw bound
+   * to the key; a session found bound to another costs a second request). A generation that moved is read
+   * again under the new one; a session whose principal was revoked after binding reads absent. Nothing
+   * cached is trusted: see `Generations` and `PrincipalStamps`.
    */
   async read(namespace: string, sessionId: string): Promise<StoredSession> {
-    const generation = await this.generations.current(namespace);
-    const key = this.keys.session(namespace, generation, sessionId);
-    const found = await this.store.get(key);
-    return this.unlessRevoked(this.toStored(namespace, sessionId, generation, key, found?.value, found?.version));
+    let generation = this.generations.guess(namespace) ?? (await this.generations.current(namespace));
+    for (let attempt = 1; ; attempt++) {
+      const key = this.keys.session(namespace, generation, sessionId);
+      const principal = this.boundTo.get(key);
+      const [found, generationCopy, stampCopy] = await Promise.all([
+        this.store.get(key),
+        this.store.get(this.generations.copyKey(namespace, key)),
+        principal === undefined ? undefined : this.store.get(this.stamps.copyKey(namespace, principal, key)),
+      ]);
+      const moved = await this.generations.check(namespace, generation, generationCopy?.value);
+      if (moved === undefined) {
+        const stored = this.toStored(namespace, sessionId, generation, key, found?.value, found?.version);
+        return this.unlessRevoked(stored, principal, stampCopy?.value);
+      }
+      // Renews one after the other, faster than this read: storage misbehaves, or a caller loops InvalidateAll.
+      if (attempt === GENERATION_ATTEMPTS) {
+        throw new StoreUnavailableError(`the generation of namespace ${namespace} kept moving under ${attempt} reads`);
+      }
+      generation = moved;
+    }
+  }
+
+  /**
+   * stillCurrent says whether a session read earlier still stands now, read again beside it (one request):
+   * its namespace's generation has not moved, its principal has not been revoked since its binding, and it
+   * has not reached its absolute lifetime. A commit asks it after it was sent and before it writes, so an
+   * InvalidateAll or revocation that answered before the commit was sent is never written through.
+   */
+  async stillCurrent(session: StoredSession): Promise<boolean> {
+    const record = session.record;
+    const { maxLifetimeSeconds } = session.settings;
+    if (record && maxLifetimeSeconds > 0 && this.options.now() > Number(record.createdAtMs) + maxLifetimeSeconds * 1000) {
+      return false;
+    }
+    const principal = record?.principal || undefined;
+    const [generationCopy, stampCopy] = await Promise.all([
+      this.store.get(this.generations.copyKey(session.namespace, session.key)),
+      principal === undefined ? undefined : this.store.get(this.stamps.copyKey(session.namespace, principal, session.key)),
+    ]);
+    if ((await this.generations.check(session.namespace, session.generation, generationCopy?.value)) !== undefined) return false;
+    return record === undefined || (await this.unlessRevoked(session, principal, stampCopy?.value)).record !== undefined;
   }
 
   /**
@@ -76,7 +119,7 @@ export class SessionRepository {
     const key = this.keys.sessionByHash(namespace, generation, entry.keyHash);
     const found = await this.store.get(key);
     const stored = this.fromEntry(namespace, generation, entry, found?.value, found?.version);
-    return stored && (await this.unlessRevoked(stored)).record !== undefined ? stored : undefined;
+    return stored && !(await this.isRevoked(stored)) ? stored : undefined;
   }
 
   /** fromEntry interprets raw bytes read for a list entry; undefined unless a live record of that handle. */
@@ -97,29 +140,55 @@ export class SessionRepository {
     return { namespace, sessionId: record.sessionId, generation, key, version, record, settings };
   }
 
-  /** unlessRevoked answers the session as absent when its principal was revoked after it was bound. */
-  async unlessRevoked(session: StoredSession): Promise<StoredSession> {
-    return (await this.isRevoked(session)) ? { ...session, record: undefined } : session;
-  }
-
-  /** isRevoked says whether a live session's principal has a not-before stamp later than its binding. */
-  async isRevoked(session: StoredSession): Promise<boolean> {
+  /**
+   * unlessRevoked answers the session as absent when its principal was revoked after it was bound. `copy`
+   * is the stamp copy of `readFor` read beside the session, when one was; else the stamp is read.
+   */
+  async unlessRevoked(session: StoredSession, readFor?: string, copy?: Uint8Array): Promise<StoredSession> {
     const record = session.record;
-    if (record === undefined || record.principal === "") return false;
-    const stamp = await this.stamps.stampOf(session.namespace, record.principal, session.settings);
-    return Number(record.boundAtMs) < stamp;
+    if (record === undefined || record.principal === "") {
+      if (readFor !== undefined) this.boundTo.delete(session.key);
+      return session;
+    }
+    this.remember(session.key, record.principal);
+    const stamp = await this.stamps.check(
+      session.namespace,
+      record.principal,
+      session.settings,
+      record.principal === readFor ? copy : undefined,
+    );
+    return Number(record.boundAtMs) < stamp ? { ...session, record: undefined } : session;
   }
 
   /**
-   * isGoneSinceRead says whether a session that was live when read has been revoked or reached its absolute
-   * expiry since (a commit must not write it back to life).
+   * isRevoked says whether a live session's principal has a not-before stamp later than its binding.
+   * `stampOf` reads stamps (a listing passes one that reads each principal's once).
    */
-  async isGoneSinceRead(session: StoredSession): Promise<boolean> {
+  async isRevoked(session: StoredSession, stampOf = this.stampReader()): Promise<boolean> {
     const record = session.record;
-    if (record === undefined) return false;
-    const { maxLifetimeSeconds } = session.settings;
-    if (maxLifetimeSeconds > 0 && this.options.now() > Number(record.createdAtMs) + maxLifetimeSeconds * 1000) return true;
-    return this.isRevoked(session);
+    if (record === undefined || record.principal === "") return false;
+    return Number(record.boundAtMs) < (await stampOf(session.namespace, record.principal));
+  }
+
+  /** stampReader reads principals' stamps from every copy, each principal's once (for one listing or pruning). */
+  stampReader(): (namespace: string, principal: string) => Promise<number> {
+    const read = new Map<string, Promise<number>>();
+    return (namespace, principal) => {
+      let stamp = read.get(`${namespace}\n${principal}`);
+      if (stamp === undefined) {
+        stamp = this.stamps.stampOf(namespace, principal, this.settingsOf(namespace));
+        read.set(`${namespace}\n${principal}`, stamp);
+      }
+      return stamp;
+    };
+  }
+
+  // remember notes the principal a session key was last seen bound to, so that its next read asks for the
+  // stamp copy in the same request. A hint only: the record read says which principal counts.
+  private remember(key: string, principal: string): void {
+    if (this.boundTo.get(key) === principal) return;
+    if (this.boundTo.size >= MAX_BOUND_HINTS) this.boundTo.delete(this.boundTo.keys().next().value as string);
+    this.boundTo.set(key, principal);
   }
 
   /** settingsOf resolves a namespace's expiry settings (once per namespace). */
@@ -209,10 +278,13 @@ export class SessionRepository {
     const keyOf = entries.map((e) => this.keys.sessionByHash(namespace, generation, e.keyHash));
     const found = await this.store.getMany(keyOf);
     const dead = new Set<ListEntry>();
+    const stampOf = this.stampReader();
     for (const [i, entry] of entries.entries()) {
       const item = found.get(keyOf[i]!);
       const stored = this.fromEntry(namespace, generation, entry, item?.value, item?.version);
-      if (stored === undefined || stored.record?.principal !== principal || (await this.isRevoked(stored))) dead.add(entry);
+      if (stored === undefined || stored.record?.principal !== principal || (await this.isRevoked(stored, stampOf))) {
+        dead.add(entry);
+      }
     }
     return dead;
   }
@@ -243,6 +315,11 @@ export class SessionRepository {
     await this.write(session, record.packages);
   }
 }
+
+// GENERATION_ATTEMPTS bounds the reads of one session under a generation that moved meanwhile.
+const GENERATION_ATTEMPTS = 5;
+// MAX_BOUND_HINTS bounds the session keys whose principal an instance remembers (about 200 bytes each).
+const MAX_BOUND_HINTS = 100_000;
 
 /** newHandle draws a session handle: 128 bits from the CSPRNG, base64url (22 characters). Not a secret. */
 export function newHandle(): string {

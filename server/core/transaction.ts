@@ -151,13 +151,14 @@ export class Transaction {
     }
     let written: boolean;
     try {
-      // A session revoked (or past its absolute lifetime) since begin is refused like a conflict, never
-      // written back to life: run again, and the transaction sees it absent.
-      if (await this.repository.isGoneSinceRead(this.stored)) {
+      // A session invalidated, revoked or past its absolute lifetime since begin is refused like a conflict,
+      // never written back to life (nor into a generation nobody reads): run again, and the transaction
+      // sees it absent.
+      if (!(await this.repository.stillCurrent(this.stored))) {
         this.closed = true;
         throw new SessionError(
           Code.ABORTED,
-          `the session was revoked or reached its absolute lifetime since this transaction began: nothing was written; run the transaction again (it will see the session absent)`,
+          `the session was invalidated, revoked or reached its absolute lifetime since this transaction began: nothing was written; run the transaction again (it will see the session absent)`,
         );
       }
       if (!this.dirty) {

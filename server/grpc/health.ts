@@ -102,8 +102,9 @@ export function createHealthMonitor(ping: () => Promise<void>, intervalMs: numbe
 
 // Every asynchronous Store method: a method added to Store and not listed here fails to compile.
 const WATCHED_METHODS = ["get", "getMany", "cas", "add", "set", "append", "touch", "delete", "counter", "ping", "close"] as const;
-const everyMethodWatched: Exclude<keyof Store, (typeof WATCHED_METHODS)[number] | "replicaKeys" | "replicaKeyNear"> extends never ? true : never =
-  true;
+const everyMethodWatched: Exclude<keyof Store, (typeof WATCHED_METHODS)[number] | "replicaKeys" | "replicaKeyNear"> extends never
+  ? true
+  : never = true;
 void everyMethodWatched;
 
 /**

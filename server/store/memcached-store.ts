@@ -118,7 +118,9 @@ export function createMemcachedStore(options: MemcachedStoreOptions): Store {
     if (ring.servers.length === 1) return keys[nearIndex(near, keys.length)]!;
     // replicaKeys lists one key per server in ring.servers' order (every server is found in practice).
     const at = ring.servers.indexOf(ring.serverFor(near));
-    return keys.length === ring.servers.length ? keys[at]! : (keys.find((k) => ring.serverFor(k) === ring.servers[at]) ?? keys[0]!);
+    return keys.length === ring.servers.length
+      ? keys[at]!
+      : (keys.find((k) => ring.serverFor(k) === ring.servers[at]) ?? keys[0]!);
   }
 
   async function getMany(keys: readonly string[]): Promise<Map<string, Versioned>> {

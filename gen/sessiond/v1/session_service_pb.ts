@@ -1388,8 +1388,8 @@ export const SessionService: GenService<{
   /**
    * RevokeSessions makes sessions of a principal gone: all of them (no handles), the listed handles, or all
    * except except_handles ("log out other devices"). Revoking all costs the same few storage writes however
-   * many sessions the principal has; revoked sessions read as absent at once on this instance and within
-   * 1 s on the others. Sessions created or bound to the principal afterwards are not affected.
+   * many sessions the principal has; revoked sessions read as absent on every instance from the answer on.
+   * Sessions created or bound to the principal afterwards are not affected.
    *
    * @generated from rpc sessiond.v1.SessionService.RevokeSessions
    */
