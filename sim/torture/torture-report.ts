@@ -16,6 +16,8 @@ export interface TortureSummary {
    */
   ackedAfterFault: Array<{ fault: Fault; appends: number }>;
   violations: number;
+  /** violationsByRule counts the violations of each rule of the checker. */
+  violationsByRule: Record<string, number>;
 }
 
 /** summarize computes a run's figures from its history and the nemesis's counts. */
@@ -39,11 +41,17 @@ export function summarize(result: TortureResult): TortureSummary {
       appends: okAppends.filter((op) => op.invokedMs > fault.endMs).length,
     })),
     violations: result.violations.length,
+    violationsByRule: Object.fromEntries(
+      [...new Set(result.violations.map((v) => v.rule))].map((rule) => [
+        rule,
+        result.violations.filter((v) => v.rule === rule).length,
+      ]),
+    ),
   };
 }
 
 /** formatSummary writes the figures as the lines the CLI prints. */
-export function formatSummary(label: string, summary: TortureSummary, wallMs: number): string {
+export function formatSummary(label: string, summary: TortureSummary, result: Pick<TortureResult, "wallMs" | "checkMs">): string {
   const kinds = Object.entries(summary.byKind)
     .map(([kind, o]) => `  ${kind.padEnd(15)} ok ${o.ok}, fail ${o.fail}, unknown ${o.unknown}`)
     .join("\n");
@@ -52,11 +60,17 @@ export function formatSummary(label: string, summary: TortureSummary, wallMs: nu
     .join(", ");
   const leastAcked = Math.min(...summary.ackedAfterFault.map((f) => f.appends));
   return [
-    `${label}: ${summary.ops} operations in ${(wallMs / 1000).toFixed(1)} s`,
+    `${label}: ${summary.ops} operations in ${(result.wallMs / 1000).toFixed(1)} s (checked in ${(result.checkMs / 1000).toFixed(1)} s)`,
     kinds,
     `  faults: ${faults || "none"}; races: invalidate ${summary.races.invalidate}, revoke ${summary.races.revoke}`,
     `  acknowledged appends after the last fault: ${summary.ackedAfterFault.at(-1)?.appends ?? 0} (fewest after any fault: ${Number.isFinite(leastAcked) ? leastAcked : 0})`,
-    `  violations: ${summary.violations}`,
+    `  violations: ${summary.violations}${
+      summary.violations > 0
+        ? ` (${Object.entries(summary.violationsByRule)
+            .map(([rule, n]) => `${rule} ${n}`)
+            .join(", ")})`
+        : ""
+    }`,
   ].join("\n");
 }
 
