@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type MemcachedProcess, startMemcachedPool } from "../../test/helpers/memcached.js";
@@ -89,10 +90,12 @@ export async function startTortureCluster(options: TortureClusterOptions): Promi
 // createInstance makes a sessiond instance (not yet started) serving on `address` with `flags`.
 function createInstance(name: string, address: string, main: string, flags: readonly string[]) {
   let current: SessiondProcess | undefined;
+  let watchdog: ChildProcess | undefined;
 
   async function kill(): Promise<void> {
     const running = current;
     current = undefined;
+    watchdog?.kill("SIGKILL");
     if (running === undefined || running.child.exitCode !== null || running.child.signalCode !== null) return;
     running.child.kill("SIGKILL");
     await running.exited;
@@ -110,6 +113,7 @@ function createInstance(name: string, address: string, main: string, flags: read
       if (current !== undefined) throw new Error(`sessiond ${name} is already running`);
       const proc = spawnProcess(process.execPath, [main, "serve", "--listen", address, ...flags]);
       current = proc;
+      watchdog = startWatchdog(proc.child.pid);
       try {
         await proc.waitForLog((line) => line.msg === "sessiond started", 15_000);
       } catch (err) {
@@ -118,4 +122,14 @@ function createInstance(name: string, address: string, main: string, flags: read
       }
     },
   };
+}
+
+// startWatchdog runs `sh` to SIGKILL sessiond once this process is gone, killed too hard for its exit hooks
+// to run (as test/helpers/memcached.ts does for memcached); it ends by itself when sessiond does.
+function startWatchdog(pid: number | undefined): ChildProcess | undefined {
+  if (pid === undefined) return undefined;
+  const script = 'while kill -0 "$2" 2>/dev/null; do if ! kill -0 "$1" 2>/dev/null; then kill -9 "$2"; exit 0; fi; sleep 1; done';
+  const child = spawn("sh", ["-c", script, "sessiond-watchdog", String(process.pid), String(pid)], { stdio: "ignore" });
+  child.unref();
+  return child;
 }
