@@ -15,7 +15,12 @@ export interface Recorded {
   actions: Map<NemesisAction, number>;
 }
 
-const NAMESPACES = ["TortureA", "TortureB", "TortureC", "TortureD", "TortureE", "TortureF"];
+/**
+ * NAMESPACES_PER_MINUTE: the workload brings namespaces in one by one; 6 more per minute of run keep each
+ * namespace's history about the same size, and the checker's time about linear in the run's (it checks
+ * namespace by namespace, see `checkPerNamespace`).
+ */
+const NAMESPACES_PER_MINUTE = 6;
 const PRINCIPALS = ["alice", "bob", "carol"];
 /** TAIL_MS is how long the workload goes on after the nemesis's last fault: acknowledged writes after every fault. */
 const TAIL_MS = 2000;
@@ -31,7 +36,12 @@ const SETTLE_MS = 1500;
  */
 export async function recordTorture(options: TortureOptions, now: () => number): Promise<Recorded> {
   const random = createRandom(`nemesis:${options.seed}`);
-  const cluster = await startTortureCluster({ variant: options.variant });
+  const minutes = Math.max(1, Math.ceil(options.durationMs / 60_000));
+  const namespaces = Array.from({ length: NAMESPACES_PER_MINUTE * minutes }, (_, i) => `Torture${i + 1}`);
+  const cluster = await startTortureCluster({
+    variant: options.variant,
+    ...(options.sessiond ? { sessiond: options.sessiond } : {}),
+  });
   options.log?.(`torture: cluster started in ${now().toFixed(0)} ms`);
   const placement = createSessionPlacement(cluster);
   const recorder = new Recorder(now);
@@ -91,7 +101,7 @@ export async function recordTorture(options: TortureOptions, now: () => number):
           };
         },
         async race(kind) {
-          const namespace = random.pick([...ids.keys(), NAMESPACES[0]!]);
+          const namespace = random.pick([...ids.keys(), namespaces[0]!]);
           const principal = random.pick(PRINCIPALS);
           await Promise.all(
             clients.map((client) =>
@@ -115,7 +125,7 @@ export async function recordTorture(options: TortureOptions, now: () => number):
       clients,
       {
         seed: options.seed,
-        namespaces: NAMESPACES,
+        namespaces,
         principals: PRINCIPALS,
         ops: Number.POSITIVE_INFINITY,
         workers: options.workers ?? 6,

@@ -13,6 +13,8 @@ export interface TortureOptions {
   seed: number;
   /** durationMs is how long the workload and the nemesis run, before the final reads. */
   durationMs: number;
+  /** sessiond is the built sessiond to run (`.../server/main.js`), e.g. an older commit's. Default: this repository's dist/. */
+  sessiond?: string;
   /** workers is how many workload callers run at once, spread over the instances. Default: 6. */
   workers?: number;
   /** log is told what the nemesis does, as it does it. Default: nothing. */

@@ -44,6 +44,8 @@ export interface TortureClusterOptions {
   instances?: number;
   /** nodes is how many memcached processes to run. Default: 3. */
   nodes?: number;
+  /** sessiond is the built entry point to run. Default: this repository's `dist/server/main.js`. */
+  sessiond?: string;
 }
 
 /** REPLICAS is `--replicas` through the proxy: one copy per node of the proxy's pool, as the issue asks. */
@@ -57,7 +59,7 @@ const SESSION_TIMEOUT_S = 3600;
  * If anything fails to start, what did start is stopped before the error is thrown.
  */
 export async function startTortureCluster(options: TortureClusterOptions): Promise<TortureCluster> {
-  const main = join(REPO, "dist/server/main.js");
+  const main = options.sessiond ?? join(REPO, "dist/server/main.js");
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   let proxy: TwemproxyProcess | undefined;
   let nodes: MemcachedProcess[] = [];
