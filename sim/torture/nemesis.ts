@@ -27,8 +27,9 @@ export interface NemesisHooks {
   record(fault: Fault): void;
   /**
    * lostSessions names the sessions ("ns/s7") whose record lived on `node`, for a node restarted empty:
-   * `before` runs just before the kill (it may read the generation's copies there), its answer is awaited
-   * once the node is back, so sessions created during the fault count too.
+   * `before` runs just before the kill (it may read the generation's copies there), `after` once the node is
+   * back; the list it answers goes into the fault as it is and may be filled in later, when the run is over
+   * (a session whose create was answered after the restart counts too).
    */
   lostSessions(node: string): { before(): Promise<void>; after(): Promise<string[]> };
   /** log is told of each action as it starts and ends (the CLI's --verbose). Default: nothing. */

@@ -66,6 +66,8 @@ export async function recordTorture(options: TortureOptions, now: () => number):
       return moved;
     },
   }));
+  // Fills in, once the run is over, the sessions each restarted node held.
+  const naming: Array<() => void> = [];
   try {
     const stopNemesis = new AbortController();
     let stopWorkload = false;
@@ -89,14 +91,18 @@ export async function recordTorture(options: TortureOptions, now: () => number):
             before: read,
             async after() {
               await read();
+              // Named once the run is over: a session whose create answered only after the restart counts too.
               const lost: string[] = [];
-              for (const [namespace, gens] of generations) {
-                const here = [...(ids.get(namespace) ?? [])].filter((id) =>
-                  [...gens].some((g) => placement.nodeOf(namespace, g, id) === node),
-                );
-                for (const name of recorder.sessionsOf(namespace, here, "id")) lost.push(`${namespace}/${name}`);
-              }
-              return [...new Set(lost)].sort();
+              naming.push(() => {
+                for (const [namespace, gens] of generations) {
+                  const here = [...(ids.get(namespace) ?? [])].filter((id) =>
+                    [...gens].some((g) => placement.nodeOf(namespace, g, id) === node),
+                  );
+                  for (const name of recorder.sessionsOf(namespace, here, "id")) lost.push(`${namespace}/${name}`);
+                }
+                lost.splice(0, lost.length, ...[...new Set(lost)].sort());
+              });
+              return lost;
             },
           };
         },
@@ -148,6 +154,7 @@ export async function recordTorture(options: TortureOptions, now: () => number):
       stopWorkload = true;
     }
     const history = await workload;
+    for (const name of naming) name();
     options.log?.(`torture: workload and final reads done at ${now().toFixed(0)} ms`);
     return { history, actions };
   } finally {
