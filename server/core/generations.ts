@@ -78,8 +78,8 @@ export class Generations {
   async check(namespace: string, guessed: string, copy: Uint8Array | undefined): Promise<Verdict> {
     const found = this.register.decode(copy);
     if (found !== undefined && found.id === guessed) return undefined;
-    const guess = this.guesses.get(namespace);
-    if (found !== undefined && guess !== undefined && codec.compare(found, guess) > 0) {
+    // A copy newer than the guess is a generation settled on the first copy already: read under it.
+    if (found !== undefined && found.counter > counterOf(guessed)) {
       this.remember(namespace, found);
       return found.id;
     }
@@ -126,6 +126,11 @@ export class Generations {
       this.guesses.set(namespace, generation);
     }
   }
+}
+
+// counterOf reads the counter of a generation id ("<counter>.<token>").
+function counterOf(id: string): number {
+  return Number.parseInt(id, 10);
 }
 
 function newGeneration(counter: number): Generation {

@@ -112,6 +112,14 @@ export const MAX_LIFETIME_RULE: Rule = {
 export const STAMP_SKEW_SECONDS = 60;
 
 /**
+ * STAMP_SKEW_MS is STAMP_SKEW_SECONDS in ms: how far ahead of the revoking instance's clock a revocation's
+ * stamp is set. Every session bound before the revocation, on any instance, is then bound before the stamp;
+ * sessions bound after it answered are bound past the stamp (they read it first), whatever their
+ * instance's clock says.
+ */
+export const STAMP_SKEW_MS = STAMP_SKEW_SECONDS * 1000;
+
+/**
  * RECORD_OVERHEAD_BYTES is what memcached needs beside the value in an item, kept free under maxItemBytes by
  * every record sessiond writes (sessions and index shards). memcached 1.6 counts an item as its header
  * (48 bytes on 64-bit) + the CAS value (8) + the key and its NUL (at most 251) + the flags suffix (4) + the

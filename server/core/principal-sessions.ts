@@ -2,6 +2,7 @@ import type { Store } from "../store/store.js";
 import { invalidArgument } from "./errors.js";
 import type { Generations } from "./generations.js";
 import type { Keys } from "./keys.js";
+import { STAMP_SKEW_MS } from "./options.js";
 import { handlesIn, identityOf, type ListEntry, type PrincipalList } from "./principal-list.js";
 import type { PrincipalStamps } from "./principal-stamps.js";
 import type { Logger } from "./session-index.js";
@@ -106,9 +107,12 @@ export async function revokeSessions(
   // The count first: the list's counter (one command), or, when it is absent, the list itself.
   const counter = await parts.principals.count(namespace, generation, principal);
   const counted = counter ?? (await countListed(parts, namespace, generation, principal));
-  // Every session counted was bound by now (a record is written before its entry): a stamp later than
-  // now revokes them all.
-  const stampMs = parts.now() + 1;
+  // Every session counted was bound by now (a record is written before its entry) on this instance's clock,
+  // or up to STAMP_SKEW_MS later on an instance whose clock is ahead, or at the current stamp (a binding
+  // after an earlier revocation, see SessionRepository.bindingTime): a stamp later than all of that revokes
+  // them all. Sessions bound after the answer are bound at or past the new stamp.
+  const settings = parts.repository.settingsOf(namespace);
+  const stampMs = Math.max(parts.now() + STAMP_SKEW_MS, await parts.stamps.stampOf(namespace, principal, settings)) + 1;
   const kept = new Set<string>();
   if (keep.size > 0) {
     for (const entry of await parts.principals.read(namespace, generation, principal, keep)) {

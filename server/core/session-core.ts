@@ -129,9 +129,10 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
       for (let attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
         const sessionId = newSessionId();
         const handle = newHandle();
-        const binding: Binding = { principal, attributes, boundAtMs: principal === "" ? 0 : opts.now() };
         // add, never overwrite: an id that exists (it will not, at 192 bits) is drawn again.
         const session = await repository.read(namespace, sessionId);
+        const boundAtMs = principal === "" ? 0 : await repository.bindingTime(namespace, principal, session.key);
+        const binding: Binding = { principal, attributes, boundAtMs };
         if (await repository.write(session, {}, false, { handle, binding })) return { sessionId, handle };
       }
       // Not the caller's doing: a plain Error, logged in full and answered INTERNAL.
@@ -191,12 +192,22 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
       await retrying(namespace, sessionId, async (old) => {
         newId = newSessionId();
         const target = await repository.read(namespace, newId);
+        // Both ends of a move belong to one generation: were the target read under a newer one (an
+        // InvalidateAll ran meanwhile), the old data would be carried past the invalidation. Read again.
+        if (target.generation !== old.generation) return false;
         const record = old.record;
         const packages = record?.packages ?? {};
         handle = record?.handle || newHandle();
         const current = record ? bindingOf(record) : UNBOUND;
         // A principal given is a login: bound now, whatever the binding was.
-        const binding = principal === "" ? current : { principal, attributes: current.attributes, boundAtMs: opts.now() };
+        const binding =
+          principal === ""
+            ? current
+            : {
+                principal,
+                attributes: current.attributes,
+                boundAtMs: await repository.bindingTime(namespace, principal, target.key),
+              };
         const createdAtMs = record ? Number(record.createdAtMs) : opts.now();
         const listed = record !== undefined && record.principal === binding.principal && record.handle === handle;
         if (!(await repository.write(target, packages, false, { handle, binding, createdAtMs, listed }))) return false;
@@ -213,12 +224,17 @@ export function createSessionCore(store: Store, options: Partial<CoreOptions> = 
       checkPrincipal(principal, true);
       checkAttributes(attributes);
       let handle = "";
-      await retrying(namespace, sessionId, (session) => {
+      await retrying(namespace, sessionId, async (session) => {
         const record = session.record;
         if (record === undefined) throw absent(sessionId);
         handle = record.handle || newHandle();
         // Re-binding to the same principal keeps the binding time: attributes change, revocations stand.
-        const boundAtMs = principal === "" ? 0 : principal === record.principal ? Number(record.boundAtMs) : opts.now();
+        const boundAtMs =
+          principal === ""
+            ? 0
+            : principal === record.principal
+              ? Number(record.boundAtMs)
+              : await repository.bindingTime(namespace, principal, session.key);
         return repository.write(session, record.packages, false, { handle, binding: { principal, attributes, boundAtMs } });
       });
       return handle;

@@ -1,7 +1,7 @@
 import { MAX_LIFETIME_SECONDS, type Store } from "../store/store.js";
 import { AppendLog, type LogSegment } from "./append-log.js";
 import type { Keys } from "./keys.js";
-import type { NamespaceSettings } from "./options.js";
+import { type NamespaceSettings, STAMP_SKEW_MS } from "./options.js";
 
 /** Logger is the slice of pino the core uses for problems it recovers from. */
 export interface Logger {
@@ -23,7 +23,8 @@ const PERIODS_PER_TIMEOUT = 32;
  * - Time is cut into periods of `periodMs(settings)` = max(1 s, resolution, timeout / 32). A write that
  *   brings a session into being, or that is its first write in a new period, appends its id to the item of
  *   (period, shard), the shard being a hash of the id. A live session was written within its timeout, so
- *   it has an entry in one of the periods a listing reads: those from (now - timeout) to now (at most 33).
+ *   it has an entry in one of the periods a listing reads: those from (now - timeout) to now (at most 33),
+ *   widened by the clock skew allowed between instances (STAMP_SKEW_MS) on each side.
  * - Items are append logs (`AppendLog`): segments past the item size, lazy compaction under compare-and-swap
  *   by listings. They expire by themselves once no session they name can still be live.
  * - An item lost with its node (a restarted memcached) loses only its own entries: a session listed there
@@ -94,8 +95,10 @@ export class SessionIndex {
   read(namespace: string, generation: string, shard: number, settings: NamespaceSettings): Promise<LogSegment[]> {
     const period = this.periodMs(settings);
     const now = this.now();
-    const first = Math.floor((now - settings.timeoutSeconds * 1000) / period);
-    const last = Math.floor(now / period);
+    // Other instances' clocks may be up to STAMP_SKEW_MS behind or ahead of this one: a session they
+    // indexed within the timeout is in one of these periods, whatever they took the time to be.
+    const first = Math.floor((now - settings.timeoutSeconds * 1000 - STAMP_SKEW_MS) / period);
+    const last = Math.floor((now + STAMP_SKEW_MS) / period);
     const bases: string[] = [];
     for (let p = first; p <= last; p++) bases.push(this.keys.indexItem(namespace, generation, p, shard));
     return this.log.read(bases);

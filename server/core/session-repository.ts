@@ -161,6 +161,18 @@ export class SessionRepository {
   }
 
   /**
+   * bindingTime is the binding time of a session bound to `principal` now, on the node of `near` (the
+   * session's key): now, or just past the principal's stamp when that is later. A revocation stamps a
+   * little into the future (STAMP_SKEW_MS, so that it covers sessions bound by instances whose clocks are
+   * ahead); a session bound after the revocation answered must not fall under it on a clock that is behind.
+   */
+  async bindingTime(namespace: string, principal: string, near: string): Promise<number> {
+    const copy = await this.store.get(this.stamps.copyKey(namespace, principal, near));
+    const stamp = await this.stamps.check(namespace, principal, this.settingsOf(namespace), copy?.value);
+    return Math.max(this.options.now(), stamp);
+  }
+
+  /**
    * isRevoked says whether a live session's principal has a not-before stamp later than its binding.
    * `stampOf` reads stamps (a listing passes one that reads each principal's once).
    */
