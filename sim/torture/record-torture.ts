@@ -5,7 +5,7 @@ import { Recorder, runWorkload } from "../workload.js";
 import type { WorkloadClient } from "../workload-client.js";
 import { defaultNemesisOptions, type NemesisAction, runNemesis } from "./nemesis.js";
 import type { TortureOptions } from "./run-torture.js";
-import { createSessionPlacement } from "./session-placement.js";
+import { createSessionPlacement, watchNode } from "./session-placement.js";
 import { startTortureCluster } from "./torture-cluster.js";
 
 /** Recorded is a torture run's history and what the nemesis did, once every process is stopped. */
@@ -79,25 +79,15 @@ export async function recordTorture(options: TortureOptions, now: () => number):
         record: (fault) => recorder.fault(fault),
         log: options.log,
         lostSessions(node) {
-          const generations = new Map<string, Set<string>>();
-          const read = async () => {
-            for (const namespace of ids.keys()) {
-              const known = generations.get(namespace) ?? new Set();
-              for (const g of await placement.generations(namespace)) known.add(g);
-              generations.set(namespace, known);
-            }
-          };
+          const watch = watchNode(placement, node, ids);
           return {
-            before: read,
+            before: () => watch.read(),
             async after() {
-              await read();
+              await watch.read();
               // Named once the run is over: a session whose create answered only after the restart counts too.
               const lost: string[] = [];
               naming.push(() => {
-                for (const [namespace, gens] of generations) {
-                  const here = [...(ids.get(namespace) ?? [])].filter((id) =>
-                    [...gens].some((g) => placement.nodeOf(namespace, g, id) === node),
-                  );
+                for (const [namespace, here] of watch.idsOn()) {
                   for (const name of recorder.sessionsOf(namespace, here, "id")) lost.push(`${namespace}/${name}`);
                 }
                 lost.splice(0, lost.length, ...[...new Set(lost)].sort());

@@ -47,3 +47,37 @@ export function createSessionPlacement(cluster: TortureCluster): SessionPlacemen
     close: () => store.close(),
   };
 }
+
+/**
+ * NodeWatch follows one node through a restart: `read` collects the generation copies of every namespace
+ * (call it before the kill and once the node is back: the sessions of either generation lived there), and
+ * `idsOn` answers, per namespace, the ids of `ids` whose record lived on the node under one of them.
+ */
+export interface NodeWatch {
+  read(): Promise<void>;
+  idsOn(): Map<string, string[]>;
+}
+
+/** watchNode makes the NodeWatch of `node`; `ids` are the session ids the run was given, per namespace (it grows). */
+export function watchNode(placement: SessionPlacement, node: string, ids: ReadonlyMap<string, ReadonlySet<string>>): NodeWatch {
+  const generations = new Map<string, Set<string>>();
+  return {
+    async read() {
+      for (const namespace of ids.keys()) {
+        const known = generations.get(namespace) ?? new Set();
+        for (const g of await placement.generations(namespace)) known.add(g);
+        generations.set(namespace, known);
+      }
+    },
+    idsOn() {
+      const on = new Map<string, string[]>();
+      for (const [namespace, gens] of generations) {
+        const here = [...(ids.get(namespace) ?? [])].filter((id) =>
+          [...gens].some((g) => placement.nodeOf(namespace, g, id) === node),
+        );
+        on.set(namespace, here);
+      }
+      return on;
+    },
+  };
+}
