@@ -17,6 +17,15 @@ export const NEMESIS_ACTIONS: readonly NemesisAction[] = [
   "revoke-race",
 ];
 
+/**
+ * FREEZE_AFTERMATH_MS is how long a node stays a fault after SIGCONT: a command that timed out during the
+ * freeze opened sessiond's circuit breaker for that node (server/store/circuit-breaker.ts), whose commands
+ * then fail fast until a probe, sent every `breakMs` (500 ms), is answered. Meanwhile a failed index append
+ * (logged, not thrown) leaves a created session out of listings, which the checker excuses during a fault
+ * only. 1.5 s: the breaker's period, a probe's answer, and room for a loaded machine.
+ */
+export const FREEZE_AFTERMATH_MS = 1500;
+
 /** NemesisHooks are what the nemesis needs from the run around it. */
 export interface NemesisHooks {
   cluster: TortureCluster;
@@ -89,7 +98,8 @@ export async function runNemesis(
       } finally {
         node.resume();
       }
-      hooks.record({ kind: "node-freeze", target: node.address, startMs, endMs: hooks.now() });
+      // The freeze lasts, for sessiond, until its circuit breaker's next probe is answered (see FREEZE_AFTERMATH_MS).
+      hooks.record({ kind: "node-freeze", target: node.address, startMs, endMs: hooks.now() + FREEZE_AFTERMATH_MS });
     },
     async "node-restart-empty"() {
       const node = random.pick(cluster.nodes);
