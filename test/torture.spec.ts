@@ -2,7 +2,7 @@
 // as a pool and through twemproxy, run the list-append workload while a nemesis crashes sessiond (SIGKILL),
 // freezes memcached (SIGSTOP), restarts it empty and races InvalidateAll and revocations through several
 // instances. Nothing acknowledged may be lost, nothing removed may come back: 0 violations. A short run of
-// `npm run torture` (sim/torture/), about a minute per variant.
+// `npm run torture` (sim/torture/): about 30 s per variant, a minute in all.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { expect } from "chai";
