@@ -118,6 +118,8 @@ export interface Fault {
   endMs: number;
   /** sessions names the sessions ("ns/s7") whose record lived on a restarted node, when known. */
   sessions?: readonly string[];
+  /** detail says more for a report (a clock's offset, how long a node stayed frozen). */
+  detail?: string;
 }
 
 /** History is a whole run: its operations in order of invocation and the faults injected. */

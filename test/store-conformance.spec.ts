@@ -7,6 +7,8 @@ import { createMemoryStore } from "../server/store/memory-store.js";
 import { createSealedStore } from "../server/store/sealed-store.js";
 import type { Store } from "../server/store/store.js";
 import { StoreUnavailableError } from "../server/store/store.js";
+import { SimPool } from "../sim/sim-pool.js";
+import { createSimStore } from "../sim/sim-store.js";
 import { keyLine, keysOf, recordingLogger } from "./helpers/data-keys.js";
 import type { MemcachedProcess } from "./helpers/memcached.js";
 import { startMemcached, startMemcachedPool } from "./helpers/memcached.js";
@@ -27,6 +29,12 @@ const everyMethod = (store: Store, key: string): Record<string, () => Promise<un
 });
 
 describeStoreConformance("the memory store", () => createMemoryStore());
+// The simulation's pool, with no network: each command runs when sent, on the real clock (its nodes'
+// clocks tick once a second, as memcached's do), so the suite's real waits for expiry apply to it too.
+describeStoreConformance("the simulated memcached pool of three nodes", () =>
+  createSimStore(new SimPool(3, Date.now, undefined)),
+);
+describeStoreConformance("the simulated memcached of one node", () => createSimStore(new SimPool(1, Date.now, undefined)));
 
 describe("the memory store on a fake clock", () => {
   let nowMs = Date.UTC(2030, 0, 1);
