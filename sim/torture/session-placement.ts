@@ -18,6 +18,12 @@ export interface SessionPlacement {
   generations(namespace: string): Promise<string[]>;
   /** nodeOf names the memcached node ("127.0.0.1:port") that holds a session's record under `generation`. */
   nodeOf(namespace: string, generation: string, sessionId: string): string;
+  /**
+   * holdsEveryCopy says whether `node` holds every copy of the namespace's generation: through a proxy the
+   * `--replicas` keys may all hash to one node, whose restart then loses the generation, and with it every
+   * session of the namespace (their keys carry it).
+   */
+  holdsEveryCopy(namespace: string, node: string): boolean;
   close(): Promise<void>;
 }
 
@@ -44,6 +50,7 @@ export function createSessionPlacement(cluster: TortureCluster): SessionPlacemen
       return [...new Set(found)];
     },
     nodeOf: (namespace, generation, sessionId) => ring.serverFor(keys.session(namespace, generation, sessionId)),
+    holdsEveryCopy: (namespace, node) => store.replicaKeys(keys.generation(namespace)).every((k) => ring.serverFor(k) === node),
     close: () => store.close(),
   };
 }
@@ -51,7 +58,8 @@ export function createSessionPlacement(cluster: TortureCluster): SessionPlacemen
 /**
  * NodeWatch follows one node through a restart: `read` collects the generation copies of every namespace
  * (call it before the kill and once the node is back: the sessions of either generation lived there), and
- * `idsOn` answers, per namespace, the ids of `ids` whose record lived on the node under one of them.
+ * `idsOn` answers, per namespace, the ids of `ids` whose record lived on the node under one of them (all of
+ * them when the node held every copy of the generation).
  */
 export interface NodeWatch {
   read(): Promise<void>;
