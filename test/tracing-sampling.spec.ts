@@ -4,22 +4,19 @@
 // variables (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG) decide which is which.
 
 import { create } from "@bufbuild/protobuf";
-import { type Client, credentials, Metadata, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
+import { type Client, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { createContextKey, ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
 import { expect } from "chai";
-import { GetRequestSchema, SessionService } from "../gen/sessiond/v1/session_service_pb.js";
-import { createServiceDefinition } from "../rpc/service-definition.js";
+import { GetRequestSchema } from "../gen/sessiond/v1/session_service_pb.js";
 import { RecordingContextManager } from "../server/telemetry/recording-context.js";
 import { samplerFromEnv } from "../server/telemetry/trace-sampler.js";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { type SessiondProcess, startSessiondProcess } from "./helpers/ops-process.js";
-import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./helpers/otlp-receiver.js";
+import type { OtlpReceiver, ReceivedSpan } from "./helpers/otlp-receiver.js";
 import { op, TransactionStreamDriver } from "./helpers/sessiond.js";
+import { tracedSessiond } from "./helpers/traced-sessiond.js";
 
 const ns = "Sampled";
 const SERVER = 2;
 const CLIENT = 3;
-const RawClient = makeGenericClientConstructor(createServiceDefinition(SessionService), "SessionService");
 type RawSessionClient = Client & Record<string, (...args: unknown[]) => unknown>;
 
 /**
@@ -36,33 +33,6 @@ function traceparent(traceId: string, sampled: boolean): Metadata {
 const LOW_TRACE = "00000000000000000000000000000001";
 const HIGH_TRACE = "ffffffff000000000000000000000000";
 const traceOf = (n: number) => `4bf92f3577b34da6a3ce929d0e0e${n.toString(16).padStart(4, "0")}`;
-
-/** SampledSessiond is a sessiond process exporting spans to a receiver in the test, with `env` set. */
-interface SampledSessiond {
-  receiver: OtlpReceiver;
-  sessiond: SessiondProcess & { address: string };
-  client: RawSessionClient;
-}
-
-function sampledSessiond(env: NodeJS.ProcessEnv): SampledSessiond {
-  const t = {} as SampledSessiond & { memcached: MemcachedProcess };
-  before(async () => {
-    t.memcached = await startMemcached();
-    t.receiver = await startOtlpReceiver();
-    t.sessiond = await startSessiondProcess(["--memcached", t.memcached.address], {
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: t.receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "50", ...env },
-    });
-    t.client = new RawClient(t.sessiond.address, credentials.createInsecure()) as RawSessionClient;
-  });
-  after(async () => {
-    t.client?.close();
-    t.sessiond?.child.kill("SIGTERM");
-    await t.sessiond?.waitForExit();
-    await t.receiver?.close();
-    await t.memcached?.stop();
-  });
-  return t;
-}
 
 function get(client: RawSessionClient, sessionId: string, metadata = new Metadata()): Promise<void> {
   const request = create(GetRequestSchema, { namespace: ns, sessionId, package: "p" });
@@ -98,7 +68,7 @@ const tracesIn = (spans: ReceivedSpan[]) => [...new Set(spans.map((s) => s.trace
 
 describe("tracing with a sampler at ratio 0 (parentbased_traceidratio, 0)", function () {
   this.timeout(40_000);
-  const t = sampledSessiond({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" });
+  const t = tracedSessiond({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" });
 
   it("exports nothing of the calls it starts, yet follows a caller that sampled its own call, children included", async () => {
     for (let i = 0; i < 5; i++) await get(t.client, `r0-${i}`);
@@ -115,7 +85,7 @@ describe("tracing with a sampler at ratio 0 (parentbased_traceidratio, 0)", func
 
 describe("tracing with the default sampler and a caller's traceparent not sampled", function () {
   this.timeout(40_000);
-  const t = sampledSessiond({});
+  const t = tracedSessiond({});
 
   it("exports nothing of the calls whose caller did not sample, while it records the others with their children", async () => {
     for (let i = 0; i < 5; i++) await get(t.client, `off-${i}`, traceparent(traceOf(10 + i), false));
@@ -142,7 +112,7 @@ describe("tracing with the default sampler and a caller's traceparent not sample
 
 describe("tracing with OTEL_TRACES_SAMPLER=traceidratio and OTEL_TRACES_SAMPLER_ARG=0.5", function () {
   this.timeout(40_000);
-  const t = sampledSessiond({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.5" });
+  const t = tracedSessiond({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.5" });
 
   it("decides by the trace id alone, whatever the caller's sampled flag says (not parent-based)", async () => {
     await get(t.client, "high-sampled", traceparent(HIGH_TRACE, true));

@@ -13,10 +13,10 @@ import { expect } from "chai";
 import { createSessionClient } from "../client/index.js";
 import { GetRequestSchema, SessionService } from "../gen/sessiond/v1/session_service_pb.js";
 import { createServiceDefinition } from "../rpc/service-definition.js";
-import { type MemcachedProcess, startMemcached } from "./helpers/memcached.js";
-import { REPO, type SessiondProcess, spawnProcess, startSessiondProcess } from "./helpers/ops-process.js";
+import { REPO, spawnProcess, startSessiondProcess } from "./helpers/ops-process.js";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./helpers/otlp-receiver.js";
 import { op, TransactionStreamDriver } from "./helpers/sessiond.js";
+import { tracedSessiond } from "./helpers/traced-sessiond.js";
 
 const ns = "Traced";
 const SERVER = 2;
@@ -34,38 +34,6 @@ function withTraceparent(traceparent: string): Metadata {
   const metadata = new Metadata();
   metadata.set("traceparent", traceparent);
   return metadata;
-}
-
-/** TracedSessiond is a sessiond process exporting to a receiver in the test, over its own memcached. */
-interface TracedSessiond {
-  memcached: MemcachedProcess;
-  receiver: OtlpReceiver;
-  sessiond: SessiondProcess & { address: string };
-  client: Client & Record<string, (...args: unknown[]) => unknown>;
-}
-
-/**
- * tracedSessiond starts, before the suite's tests, memcached, an OTLP receiver and a sessiond exporting to
- * it (with `env` added), and stops them after; its fields are set once the suite's `before` has run.
- */
-function tracedSessiond(env: NodeJS.ProcessEnv = {}): TracedSessiond {
-  const t = {} as TracedSessiond;
-  before(async () => {
-    t.memcached = await startMemcached();
-    t.receiver = await startOtlpReceiver();
-    t.sessiond = await startSessiondProcess(["--memcached", t.memcached.address], {
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: t.receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "50", ...env },
-    });
-    t.client = new RawClient(t.sessiond.address, credentials.createInsecure()) as TracedSessiond["client"];
-  });
-  after(async () => {
-    t.client?.close();
-    t.sessiond?.child.kill("SIGTERM");
-    await t.sessiond?.waitForExit();
-    await t.receiver?.close();
-    await t.memcached?.stop();
-  });
-  return t;
 }
 
 /** serverSpan waits for the server span of trace `traceId`; answers it with every span received so far. */
