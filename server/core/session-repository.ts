@@ -95,17 +95,13 @@ export class SessionRepository {
    * its namespace's generation has not moved, its principal has not been revoked since its binding, and it
    * has not reached its absolute lifetime. A commit asks it after it was sent and before it writes, so an
    * InvalidateAll or revocation that answered before the commit was sent is never written through.
-   * `reread: false` says the session was read after the commit was sent: that read stands for the check.
    */
-  async stillCurrent(session: StoredSession, { reread = true }: { reread?: boolean } = {}): Promise<boolean> {
+  async stillCurrent(session: StoredSession): Promise<boolean> {
     const record = session.record;
     const { maxLifetimeSeconds } = session.settings;
     if (record && maxLifetimeSeconds > 0 && this.options.now() > Number(record.createdAtMs) + maxLifetimeSeconds * 1000) {
       return false;
     }
-    // The read of the session itself came after the commit was sent (a commit pipelined behind its begin):
-    // it checked both, and stands.
-    if (!reread) return true;
     const principal = record?.principal || undefined;
     const [generationCopy, stampCopy] = await Promise.all([
       this.store.get(this.generations.copyKey(session.namespace, session.key)),

@@ -140,10 +140,8 @@ export class Transaction {
    * stays open, so the caller can roll back to a savepoint or abort.
    * With onlyIfNoErrors, a transaction any of whose ops failed is discarded instead (FAILED_PRECONDITION):
    * for clients that pipeline writes with the commit and cannot look at each answer first.
-   * Before it writes, the session's namespace generation and principal's stamp are read again, unless
-   * `readAfterSent` says begin's read came after this commit was sent (a commit pipelined behind its begin).
    */
-  async commit(options: { onlyIfNoErrors?: boolean; readAfterSent?: boolean } = {}): Promise<void> {
+  async commit(options: { onlyIfNoErrors?: boolean } = {}): Promise<void> {
     this.checkOpen();
     if (options.onlyIfNoErrors && this.firstFailure !== undefined) {
       this.closed = true;
@@ -156,7 +154,7 @@ export class Transaction {
       // A session invalidated, revoked or past its absolute lifetime since begin is refused like a conflict,
       // never written back to life (nor into a generation nobody reads): run again, and the transaction
       // sees it absent.
-      if (!(await this.repository.stillCurrent(this.stored, { reread: !options.readAfterSent }))) {
+      if (!(await this.repository.stillCurrent(this.stored))) {
         this.closed = true;
         throw new SessionError(
           Code.ABORTED,

@@ -38,11 +38,6 @@ const HIGH_WATER = 64;
 export class TransactionStream {
   private tx: Transaction | undefined;
   private readonly queue: TransactionRequest[] = [];
-  // Messages received so far, those taken from the queue, and how many had been received when the open
-  // transaction's begin read storage: a commit among those was sent before that read (see commit).
-  private received = 0;
-  private taken = 0;
-  private receivedAtBegin = 0;
   private running = false;
   private halfClosed = false;
   // grpc-js fires 'cancelled' after normal completion too: `finished` is our own record of the end.
@@ -68,7 +63,6 @@ export class TransactionStream {
     registry.add(this);
     call.on("data", (req: TransactionRequest) => {
       observer?.received();
-      this.received++;
       this.queue.push(req);
       if (this.queue.length >= HIGH_WATER) call.pause();
       void this.pump();
@@ -93,7 +87,6 @@ export class TransactionStream {
     this.running = true;
     while (!this.finished && this.queue.length > 0) {
       const req = this.queue.shift()!;
-      this.taken++;
       const response = await this.run(req);
       if (this.finished) break;
       this.call.write(response);
@@ -141,7 +134,6 @@ export class TransactionStream {
       this.registry.reserve();
       this.holdsSlot = true;
       try {
-        this.receivedAtBegin = this.received;
         this.tx = await this.core.begin(op.value.namespace, op.value.sessionId, this.savepointIds);
         this.namespace = op.value.namespace;
         this.refusedOp = undefined;
@@ -193,9 +185,7 @@ export class TransactionStream {
             `commit refused: an op of this transaction failed (${this.refusedOp}); nothing was written and the transaction is discarded`,
           );
         }
-        // A commit pipelined behind its begin was received before begin read storage: that read, which
-        // checked the namespace generation and the principal's stamp, came after the commit was sent.
-        await tx.commit({ onlyIfNoErrors: op.value.onlyIfNoErrors, readAfterSent: this.taken <= this.receivedAtBegin });
+        await tx.commit({ onlyIfNoErrors: op.value.onlyIfNoErrors });
         return RESULTS.commit;
       case "abort":
         tx.abort();
